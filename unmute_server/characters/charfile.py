@@ -1,0 +1,62 @@
+"""One character file's bytes in, one character or its diagnostics out.
+
+This is the pure core of loading: no file system access, so the pack loader, lint, the
+property tests and the benchmarks all call the same function on bytes they already hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from unmute_server.characters.diagnostics import Diagnostic
+from unmute_server.characters.document import RawDocument
+from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
+from unmute_server.characters.model import Character
+from unmute_server.characters.pyfile import read_python
+from unmute_server.characters.tomlfile import read_toml
+from unmute_server.characters.validate import validate_document
+
+CHARACTER_SUFFIXES = (".py", ".toml")
+
+
+@dataclass(frozen=True, slots=True)
+class CharacterFileResult:
+    path: str
+    character: Character | None
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def _failed(path: str, code: str, message: str) -> CharacterFileResult:
+    return CharacterFileResult(path, None, (Diagnostic(path, 0, 0, code, message),))
+
+
+def parse_character_file(
+    path: str, data: bytes, limits: LoadLimits = DEFAULT_LIMITS
+) -> CharacterFileResult:
+    """Parse and validate one file; ``path`` (relative, for messages) picks the reader."""
+    if len(data) > limits.max_file_bytes:
+        return _failed(
+            path, "CHR001", f"file is {len(data)} bytes; the limit is {limits.max_file_bytes}"
+        )
+    if not data.strip():
+        return _failed(path, "CHR007", "file is empty; a character file needs at least a name")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        col = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        return CharacterFileResult(
+            path,
+            None,
+            (Diagnostic(path, line, col, "CHR002", f"byte 0x{data[error.start]:02x} is not UTF-8"),),
+        )
+    text = text.removeprefix("\ufeff")
+    document: RawDocument
+    if path.endswith(".toml"):
+        document = read_toml(path, text, limits)
+    elif path.endswith(".py"):
+        document = read_python(path, text, limits)
+    else:
+        raise ValueError(f"not a character file name: {path!r}")
+    character, diagnostics = validate_document(document)
+    return CharacterFileResult(path, character, diagnostics)

@@ -1,0 +1,196 @@
+"""The character records: frozen, strict, and the source of the JSON Schemas.
+
+Every model forbids unknown fields and is frozen, so a ``Character`` handed to a session is
+the same value for as long as anyone holds it. Instructions are declarative: ``type`` picks a
+prompt builder that lives in reviewed server code (``prompts.py``); a pack only fills it in.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+#: Placeholders a ``template`` instruction may use. Rendering fills every one of them, so a
+#: template that validates can never fail with a ``KeyError`` at run time.
+TEMPLATE_PLACEHOLDERS: dict[str, str] = {
+    "name": "the character's name",
+    "language": "the conversation language code, e.g. en",
+    "language_name": "the conversation language in English, e.g. French",
+    "date": "the current date, e.g. 2026-11-24",
+    "time": "the current time of day, e.g. 14:05",
+    "weekday": "the current day of the week, e.g. Tuesday",
+    "timezone": "the session's time zone name, e.g. Europe/Paris",
+}
+
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(/[a-z]{2})?$")]
+NonEmptyText = Annotated[str, StringConstraints(min_length=1)]
+
+
+class FrozenModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class FileVoice(FrozenModel):
+    """A voice cloned from an audio file the TTS server can read."""
+
+    source_type: Literal["file"]
+    path_on_server: NonEmptyText
+    description: str | None = None
+    description_link: str | None = None
+
+
+class FreesoundVoice(FrozenModel):
+    """A voice cloned from a Freesound sample (kept for packs ported from the peer)."""
+
+    source_type: Literal["freesound"]
+    url: NonEmptyText
+    path_on_server: str | None = None
+    description: str | None = None
+    sound_instance: dict[str, str | int | float | bool | None] | None = None
+
+
+VoiceSource = Annotated[FileVoice | FreesoundVoice, Field(discriminator="source_type")]
+
+
+class ConstantInstructions(FrozenModel):
+    """Fixed text, used as the system prompt as it stands (plus the shared speaking rules)."""
+
+    type: Literal["constant"]
+    text: NonEmptyText
+    language: LanguageCode | None = None
+
+
+class SmalltalkInstructions(FrozenModel):
+    """Casual conversation on a topic drawn from a built-in list with the session's seed."""
+
+    type: Literal["smalltalk"]
+    language: LanguageCode | None = None
+
+
+class QuizShowInstructions(FrozenModel):
+    """A quiz-show host asking questions drawn with the session's seed."""
+
+    type: Literal["quiz_show"]
+    language: LanguageCode | None = None
+
+
+class NewsInstructions(FrozenModel):
+    """Talk about headlines the operator supplies (none means the builder says so)."""
+
+    type: Literal["news"]
+    language: LanguageCode | None = None
+
+
+class GuessAnimalInstructions(FrozenModel):
+    """A guessing game about an animal drawn with the session's seed."""
+
+    type: Literal["guess_animal"]
+    language: LanguageCode | None = None
+
+
+class UnmuteExplanationInstructions(FrozenModel):
+    """Explain how this voice system works."""
+
+    type: Literal["unmute_explanation"]
+    language: LanguageCode | None = None
+
+
+class TemplateInstructions(FrozenModel):
+    """Text with ``{placeholders}`` from :data:`TEMPLATE_PLACEHOLDERS` only.
+
+    Placeholders are checked when the file is loaded: an unknown one is a load error, and
+    attribute access, indexing, conversions and format specs are refused outright, because
+    ``str.format`` on author text is otherwise a way to reach object internals.
+    """
+
+    type: Literal["template"]
+    text: NonEmptyText
+    language: LanguageCode | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _known_placeholders_only(cls, text: str) -> str:
+        for field_name in template_fields(text):
+            if field_name not in TEMPLATE_PLACEHOLDERS:
+                known = ", ".join(sorted(TEMPLATE_PLACEHOLDERS))
+                raise ValueError(f"unknown placeholder {{{field_name}}}; known: {known}")
+        return text
+
+
+def template_fields(text: str) -> list[str]:
+    """The placeholder names in ``text``; raises ``ValueError`` on anything but ``{name}``."""
+    names: list[str] = []
+    for _literal, field_name, format_spec, conversion in string.Formatter().parse(text):
+        if field_name is None:
+            continue
+        if format_spec or conversion or not field_name.isidentifier():
+            raise ValueError(
+                f"placeholder {{{field_name}}} must be a bare name (no '.', '[', '!' or ':')"
+            )
+        names.append(field_name)
+    return names
+
+
+Instructions = Annotated[
+    ConstantInstructions
+    | SmalltalkInstructions
+    | QuizShowInstructions
+    | NewsInstructions
+    | GuessAnimalInstructions
+    | UnmuteExplanationInstructions
+    | TemplateInstructions,
+    Field(discriminator="type"),
+]
+
+INSTRUCTION_TYPES: tuple[str, ...] = (
+    "constant",
+    "smalltalk",
+    "quiz_show",
+    "news",
+    "guess_animal",
+    "unmute_explanation",
+    "template",
+)
+
+
+class Character(FrozenModel):
+    """One conversation partner. ``name`` is its key in a registry and its ``voice`` id."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=False)]
+    good: bool = False
+    comment: str | None = None
+    voice: VoiceSource
+    instructions: Instructions
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, name: str) -> str:
+        if name != name.strip() or not name.isprintable():
+            raise ValueError("name must be printable with no leading or trailing space")
+        return name
+
+
+#: Field names as the restricted Python form spells them. Any other ``UPPER_NAME`` maps to
+#: ``upper_name`` by the lower-case rule, so a later model field needs no entry here.
+PYTHON_FIELD_ALIASES: dict[str, str] = {
+    "CHARACTER_NAME": "name",
+    "VOICE_SOURCE": "voice",
+}
+
+
+def python_name_to_field(python_name: str) -> str:
+    """Map ``CHARACTER_NAME`` to ``name``, ``GOOD`` to ``good`` and so on (DESIGN 3.1)."""
+    return PYTHON_FIELD_ALIASES.get(python_name, python_name.lower())
+
+
+def field_to_python_name(field_name: str) -> str:
+    """The inverse of :func:`python_name_to_field`."""
+    for python_name, field in PYTHON_FIELD_ALIASES.items():
+        if field == field_name:
+            return python_name
+    return field_name.upper()
+
+
+CHARACTER_FIELDS: tuple[str, ...] = tuple(Character.model_fields)
