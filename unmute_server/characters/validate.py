@@ -84,10 +84,12 @@ def _diagnostic(document: RawDocument, detail: ErrorDetails) -> Diagnostic:
         message += f"; did you mean '{hint[0]}'?" if hint else f"; allowed: {', '.join(allowed)}"
     elif kind == "union_tag_invalid":
         context = detail.get("ctx", {})
+        tag_field = str(context.get("discriminator", "type")).strip("'")
+        position = document.position_of((*path, tag_field))
         code = "CHR301"
         message = (
-            f"'{where}' has unknown {context.get('discriminator', 'tag')} "
-            f"{context.get('tag')!r}; expected one of {context.get('expected_tags')}"
+            f"'{where}.{tag_field}' is {context.get('tag')!r}; "
+            f"expected one of {context.get('expected_tags')}"
         )
     elif kind == "union_tag_not_found":
         context = detail.get("ctx", {})

@@ -1,0 +1,17 @@
+"""``unmute-server convert``: scaffolding until the module is written (its owner replaces this file)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser("convert", help="(not built yet)")
+    parser.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    print("unmute-server convert: not built yet", file=sys.stderr)
+    return 2
