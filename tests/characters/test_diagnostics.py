@@ -36,4 +36,5 @@ def test_codes_are_well_formed_and_keyed_by_themselves() -> None:
     for key, code in CODES.items():
         assert key == code.code
         assert re.fullmatch(r"CHR\d{3}", key)
-        assert code.summary and code.summary == code.summary.strip()
+        assert code.summary
+        assert code.summary == code.summary.strip()
