@@ -14,7 +14,12 @@ from pydantic_core import ErrorDetails
 
 from unmute_server.characters.diagnostics import Diagnostic
 from unmute_server.characters.document import FieldPath, RawDocument
-from unmute_server.characters.model import Character, Instructions, VoiceSource
+from unmute_server.characters.model import (
+    Character,
+    Instructions,
+    VoiceSource,
+    python_name_to_field,
+)
 
 
 def _members_by_tag(union: object, tag_field: str) -> dict[str, type[BaseModel]]:
@@ -64,6 +69,19 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
     return []
 
 
+def _suggestion(key: str, allowed: list[str]) -> str | None:
+    """The allowed key ``key`` most likely meant.
+
+    Authors porting a Python file write ``CHARACTER_NAME`` or ``VOICE_SOURCE`` in TOML, and
+    typos come in any case, so the Python spelling is mapped first and matching ignores case.
+    """
+    mapped = python_name_to_field(key.upper())
+    if mapped in allowed:
+        return mapped
+    close = difflib.get_close_matches(key.lower(), allowed, n=1)
+    return close[0] if close else None
+
+
 def _dotted(path: FieldPath) -> str:
     return ".".join(str(part) for part in path) or "file"
 
@@ -79,9 +97,9 @@ def _diagnostic(document: RawDocument, detail: ErrorDetails) -> Diagnostic:
     elif kind == "extra_forbidden":
         code = "CHR303"
         allowed = _allowed_keys(loc)
-        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = _suggestion(str(loc[-1]), allowed)
         message = f"unknown field '{where}'"
-        message += f"; did you mean '{hint[0]}'?" if hint else f"; allowed: {', '.join(allowed)}"
+        message += f"; did you mean '{hint}'?" if hint else f"; allowed: {', '.join(allowed)}"
     elif kind == "union_tag_invalid":
         context = detail.get("ctx", {})
         tag_field = str(context.get("discriminator", "type")).strip("'")
