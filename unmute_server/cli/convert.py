@@ -1,17 +1,383 @@
-"""``unmute-server convert``: scaffolding until the module is written (its owner replaces this file)."""
+"""``unmute-server convert FILE.py``: write the TOML sidecar of a Python character file.
+
+The Python file is read as bytes and parsed, never run: a legacy file that imports modules or
+defines a ``PromptGenerator`` class is exactly the kind that must not be executed. Its literal
+``UPPER = value`` fields are carried over; any field whose value is code is named with the
+line it is on, and nothing is written, because a sidecar that silently lost a field would
+change the character. Exit codes: 0 written, 1 cannot translate, 2 usage or I/O error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
+import os
+import stat
 import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from unmute_server.characters.charfile import parse_character_file
+from unmute_server.characters.diagnostics import Diagnostic
+from unmute_server.characters.document import RawDocument
+from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
+from unmute_server.characters.model import (
+    CHARACTER_FIELDS,
+    INSTRUCTION_TYPES,
+    Character,
+    python_name_to_field,
+)
+from unmute_server.characters.pyfile import read_python
+from unmute_server.characters.tomlwrite import TomlWriteError, character_to_toml
+from unmute_server.characters.validate import validate_document
+
+EXIT_WRITTEN = 0
+EXIT_CANNOT_TRANSLATE = 1
+EXIT_USAGE = 2
+
+SCHEMA_FILE = "character.schema.json"
+
+#: Problems with the bytes themselves: there is nothing to salvage from such a file.
+_FILE_LEVEL_CODES = frozenset({"CHR001", "CHR002", "CHR005", "CHR006", "CHR007", "CHR100"})
+
+_TABLE_FIELDS = frozenset({"voice", "instructions"})
 
 
 def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser("convert", help="(not built yet)")
+    parser = subparsers.add_parser(
+        "convert",
+        help="write a TOML sidecar for a Python character file, without running it",
+        description=(
+            "Write <stem>.toml beside FILE.py from its literal fields. The Python file is "
+            "parsed, never executed. Exit 0 written, 1 cannot translate, 2 usage or I/O error."
+        ),
+    )
+    parser.add_argument("file", metavar="FILE.py", help="the Python character file")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "-o", "--output", metavar="PATH", help="write here instead of <stem>.toml beside FILE.py"
+    )
+    where.add_argument("--stdout", action="store_true", help="print the TOML, write no file")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing sidecar")
     parser.set_defaults(run=_run)
 
 
+def _error(message: str) -> None:
+    print(f"unmute-server convert: {message}", file=sys.stderr)
+
+
 def _run(args: argparse.Namespace) -> int:
-    print("unmute-server convert: not built yet", file=sys.stderr)
-    return 2
+    return convert(
+        Path(args.file),
+        output=None if args.output is None else Path(args.output),
+        force=args.force,
+        to_stdout=args.stdout,
+    )
+
+
+def convert(
+    source: Path,
+    *,
+    output: Path | None = None,
+    force: bool = False,
+    to_stdout: bool = False,
+    limits: LoadLimits = DEFAULT_LIMITS,
+) -> int:
+    """Convert ``source`` and write (or print) its sidecar; returns the exit code."""
+    if source.suffix != ".py":
+        _error(f"{source} is not a .py file; convert reads Python character files")
+        return EXIT_USAGE
+    target = output if output is not None else source.with_suffix(".toml")
+    if not to_stdout:
+        if _same_file(source, target):
+            _error(f"{target} is the input file; choose another --output")
+            return EXIT_USAGE
+        if target.exists() and not force:
+            _error(f"{target} already exists; pass --force to overwrite it")
+            return EXIT_USAGE
+    try:
+        with source.open("rb") as stream:
+            data = stream.read(limits.max_file_bytes + 1)
+    except OSError as error:
+        _error(f"cannot read {source}: {error.strerror or error}")
+        return EXIT_USAGE
+
+    shown = str(source)
+    character = _translate(shown, data, limits)
+    if character is None:
+        print(f"{shown}: not converted; nothing written", file=sys.stderr)
+        return EXIT_CANNOT_TRANSLATE
+    try:
+        text = character_to_toml(character, _schema_reference(target))
+    except TomlWriteError as error:
+        print(f"{shown}:0:0: {error.message}; write this field by hand", file=sys.stderr)
+        print(f"{shown}: not converted; nothing written", file=sys.stderr)
+        return EXIT_CANNOT_TRANSLATE
+
+    if to_stdout:
+        sys.stdout.write(text)
+        return EXIT_WRITTEN
+    try:
+        _write(target, text, force=force)
+    except FileExistsError:
+        _error(f"{target} already exists; pass --force to overwrite it")
+        return EXIT_USAGE
+    except OSError as error:
+        _error(f"cannot write {target}: {error.strerror or error}")
+        return EXIT_USAGE
+    print(f"wrote {target}")
+    return EXIT_WRITTEN
+
+
+def _same_file(source: Path, target: Path) -> bool:
+    try:
+        return target.exists() and source.exists() and os.path.samefile(source, target)
+    except OSError:
+        return False
+
+
+def _translate(shown: str, data: bytes, limits: LoadLimits) -> Character | None:
+    """The character ``data`` defines, printing why not (and what is dropped) on stderr."""
+    result = parse_character_file(shown, data, limits)
+    if result.character is not None:
+        return result.character
+    if any(diagnostic.code in _FILE_LEVEL_CODES for diagnostic in result.diagnostics):
+        _print_diagnostics(result.diagnostics)
+        return None
+    text = data.decode("utf-8").removeprefix("\ufeff")
+    document = read_python(shown, text, limits)
+    return _salvage(shown, text, document)
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    """One top-level statement of the Python file, as convert sees it."""
+
+    node: ast.stmt
+    field: str | None  # the model field it assigns, if it assigns one
+
+    @property
+    def lines(self) -> range:
+        return range(self.node.lineno, (self.node.end_lineno or self.node.lineno) + 1)
+
+
+def _salvage(shown: str, text: str, document: RawDocument) -> Character | None:
+    """Carry over the literal fields of a legacy file, or name each field that is code."""
+    try:
+        module = ast.parse(text, filename=shown)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # read_python parsed this text already; should it still fail, say what the reader said.
+        _print_diagnostics(document.diagnostics)
+        return None
+    statements = [_classify(node) for node in _body_without_docstring(module)]
+    errors = [diagnostic for diagnostic in document.diagnostics if diagnostic.is_error]
+
+    salvaged: dict[str, object] = {}
+    untranslatable: list[str] = []
+    dropped: list[str] = []
+    for statement in statements:
+        node = statement.node
+        found = [diagnostic for diagnostic in errors if diagnostic.line in statement.lines]
+        if statement.field is None:
+            note = f"{_where(shown, text, node)}: {_summary(text, node)}"
+            hints = [d.message for d in found if d.code == "CHR109"]
+            dropped.append(f"{note}; {hints[0]}" if hints else note)
+            continue
+        if not found and statement.field in document.fields:
+            salvaged[statement.field] = document.fields[statement.field]
+            continue
+        untranslatable.append(_untranslatable(shown, text, statement, found))
+
+    character, diagnostics = validate_document(RawDocument(shown, salvaged, document.positions, ()))
+    untranslated_fields = {s.field for s in statements if s.field and s.field not in salvaged}
+    problems = [
+        diagnostic
+        for diagnostic in diagnostics
+        if not (diagnostic.code == "CHR300" and _missing_field(diagnostic) in untranslated_fields)
+    ]
+    for line in untranslatable:
+        print(line, file=sys.stderr)
+    _print_diagnostics(tuple(problems))
+    for line in dropped:
+        print(f"note: {line}", file=sys.stderr)
+    return None if untranslatable else character
+
+
+def _untranslatable(shown: str, text: str, statement: _Statement, found: list[Diagnostic]) -> str:
+    """``path:line:col: INSTRUCTIONS is a call `f()`; write [instructions] by hand``."""
+    node = statement.node
+    name = _target_name(node)
+    by_hand = _by_hand(statement.field or "")
+    value = _assigned_value(node)
+    culprit = _first_non_literal(value) if value is not None else None
+    if culprit is not None:
+        where = _where(shown, text, culprit)
+        return f"{where}: {name} is {_describe(text, culprit)}; {by_hand}"
+    if found:  # a literal, but the reader still refused it (assigned twice, too long...)
+        first = found[0]
+        return f"{shown}:{first.line}:{first.col}: {name}: {first.message}; {by_hand}"
+    return f"{_where(shown, text, node)}: {name} was not read; {by_hand}"
+
+
+def _where(shown: str, text: str, node: ast.stmt | ast.expr) -> str:
+    """``path:line:col`` with a 1-based column in characters (``ast`` counts UTF-8 bytes)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # Python's line ends only
+    line = lines[node.lineno - 1] if node.lineno <= len(lines) else ""
+    col = len(line.encode("utf-8")[: node.col_offset].decode("utf-8", "replace")) + 1
+    return f"{shown}:{node.lineno}:{col}"
+
+
+def _body_without_docstring(module: ast.Module) -> list[ast.stmt]:
+    body = list(module.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        return body[1:]
+    return body
+
+
+def _target_name(node: ast.stmt) -> str:
+    if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+        return node.targets[0].id
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return node.target.id
+    return "?"
+
+
+def _assigned_value(node: ast.stmt) -> ast.expr | None:
+    if isinstance(node, ast.Assign | ast.AnnAssign):
+        return node.value
+    return None
+
+
+def _classify(node: ast.stmt) -> _Statement:
+    """Which model field a statement assigns; ``None`` for anything else (dropped)."""
+    single_target = (isinstance(node, ast.Assign) and len(node.targets) == 1) or (
+        isinstance(node, ast.AnnAssign) and node.value is not None
+    )
+    name = _target_name(node) if single_target else "?"
+    if name.isupper() and python_name_to_field(name) in CHARACTER_FIELDS:
+        return _Statement(node, python_name_to_field(name))
+    return _Statement(node, None)
+
+
+def _first_non_literal(node: ast.expr) -> ast.expr | None:
+    """The first sub-expression that is not a literal under the restricted-Python rules."""
+    pending = [node]
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current, ast.Constant) and not isinstance(current.value, bytes):
+            continue
+        if isinstance(current, ast.UnaryOp) and isinstance(current.op, ast.USub | ast.UAdd):
+            if isinstance(current.operand, ast.Constant) and isinstance(
+                current.operand.value, int | float
+            ):
+                continue
+            return current
+        if isinstance(current, ast.List | ast.Tuple):
+            pending.extend(current.elts)
+        elif isinstance(current, ast.Dict):
+            for key, value in zip(current.keys, current.values, strict=True):
+                if key is None:
+                    return value  # ``**spread``
+                if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+                    return key
+                pending.append(value)
+        else:
+            return current
+    return None
+
+
+_KINDS: dict[type[ast.AST], str] = {
+    ast.Call: "a call",
+    ast.Name: "a name",
+    ast.Attribute: "an attribute",
+    ast.Subscript: "a subscript",
+    ast.JoinedStr: "an f-string",
+    ast.BinOp: "an expression",
+    ast.BoolOp: "an expression",
+    ast.Compare: "a comparison",
+    ast.IfExp: "a conditional expression",
+    ast.Lambda: "a lambda",
+    ast.ListComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.GeneratorExp: "a generator",
+    ast.Set: "a set",
+    ast.Constant: "a bytes literal",
+}
+
+
+def _describe(text: str, node: ast.expr) -> str:
+    kind = _KINDS.get(type(node), "an expression")
+    return f"{kind} `{_snippet(text, node)}`"
+
+
+def _summary(text: str, node: ast.stmt) -> str:
+    """A one-line view of a dropped statement: ``import random``, ``class PromptGenerator``."""
+    if isinstance(node, ast.ClassDef):
+        return f"`class {node.name}` is not carried over"
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return f"`def {node.name}` is not carried over"
+    return f"`{_snippet(text, node)}` is not carried over"
+
+
+def _snippet(text: str, node: ast.AST, width: int = 60) -> str:
+    segment = ast.get_source_segment(text, node) or type(node).__name__
+    one_line = " ".join(segment.split())
+    return one_line if len(one_line) <= width else one_line[: width - 3] + "..."
+
+
+def _by_hand(field: str) -> str:
+    if field == "instructions":
+        return f"write [instructions] by hand (type = one of {', '.join(INSTRUCTION_TYPES)})"
+    if field in _TABLE_FIELDS:
+        return f"write [{field}] by hand"
+    return f"write `{field} = ...` by hand"
+
+
+def _missing_field(diagnostic: Diagnostic) -> str:
+    """The top-level field a ``missing required field 'x'`` message names."""
+    _, _, rest = diagnostic.message.partition("'")
+    return rest.split("'")[0].split(".")[0]
+
+
+def _print_diagnostics(diagnostics: tuple[Diagnostic, ...]) -> None:
+    for diagnostic in diagnostics:
+        print(diagnostic, file=sys.stderr)
+
+
+def _schema_reference(target: Path) -> str | None:
+    """The schema's path relative to ``target``'s folder, if a ``schemas/`` folder is above it."""
+    folder = Path(os.path.abspath(target)).parent
+    for ancestor in (folder, *folder.parents):
+        schemas = ancestor / "schemas"
+        if schemas.is_dir():
+            return Path(os.path.relpath(schemas / SCHEMA_FILE, folder)).as_posix()
+    return None
+
+
+def _write(target: Path, text: str, *, force: bool) -> None:
+    """Create ``target`` (never replacing a file unless ``force``), whole or not at all."""
+    data = text.encode("utf-8")
+    if not force:
+        with target.open("xb") as stream:
+            stream.write(data)
+        return
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, mode)  # mkstemp makes 0600; a sidecar is as readable as any file
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
