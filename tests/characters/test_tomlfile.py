@@ -255,11 +255,13 @@ def test_deep_inline_arrays_within_the_parser_but_over_the_limit_are_chr005() ->
 
 
 def test_array_of_tables_elements_are_indexed() -> None:
-    text = "[[a]]\nx = 1\n[[a]]\ny = 1\n[[a.b]]\nz = [1, 2]\n"
+    text = "[[a]]\nx = 1\n[[a]]\ny = 1\n[[a.b]]\nz = [1, {w = 2}]\n"
     positions = key_positions(text)
     assert positions[("a", 1, "y")].line == 4
     assert positions[("a", 1, "b", 0, "z")].line == 6
     assert positions[("a", 1, "b", 0, "z", 1)].col == 9
+    assert positions[("a", 1, "b", 0, "z", 1, "w")].col == 10
+    assert ("a", 1, "b", 0, "z", 0) not in positions  # scalar items report at their array
 
 
 # --- properties ---------------------------------------------------------------------------

@@ -59,8 +59,7 @@ def _syntax_error(path: str, text: str, error: tomllib.TOMLDecodeError) -> Diagn
     elif (at_end := _AT_END.search(message)) is not None:
         message = message[: at_end.start()]
         if not isinstance(line, int) or not isinstance(col, int):
-            lines = text.splitlines() or [""]
-            line, col = len(lines), len(lines[-1]) + 1
+            line, col = text.count("\n") + 1, len(text) - text.rfind("\n")
     if not isinstance(line, int) or not isinstance(col, int):
         line, col = 0, 0
     message = message.strip() or "invalid TOML"
@@ -145,7 +144,8 @@ def _limit_diagnostics(
 
 
 _BARE_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-_SCALAR_END = frozenset(",]}#\r\n")
+#: A number, boolean or date: everything up to the next separator (dates may hold a space).
+_SCALAR = re.compile(r"[^,\]}#\r\n]+")
 
 
 class _Container:
@@ -303,7 +303,8 @@ class _KeyScanner:
                 self.i += 1
             elif top.is_array:
                 pending = (*top.path, top.count)
-                self.positions[pending] = self.position(self.i)
+                if char in "[{":  # a scalar item's errors are reported at its array's key
+                    self.positions[pending] = self.position(self.i)
                 top.count += 1
             else:
                 pending = self.record(top.path, self.keys())
@@ -322,10 +323,10 @@ class _KeyScanner:
         elif text[start] == "'":
             self.i = text.index("'", start + 1) + 1
         else:
-            while self.i < len(text) and text[self.i] not in _SCALAR_END:
-                self.i += 1
-            if self.i == start:
+            found = _SCALAR.match(text, start)
+            if found is None:
                 raise ValueError(f"no value at {start}")
+            self.i = found.end()
 
     def basic_string_end(self, start: int) -> int:
         """The index just after the ``"..."`` string opening at ``start``."""
