@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from unmute_server.characters.charfile import parse_character_file
 from unmute_server.characters.diagnostics import Diagnostic
-from unmute_server.characters.document import FieldPath
+from unmute_server.characters.document import FieldPath, Position
 from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
 from unmute_server.characters.model import Character
 from unmute_server.characters.tomlfile import key_positions, read_toml
@@ -337,3 +337,21 @@ def test_toml_punctuation_soup_gives_a_result_never_an_exception(text: str) -> N
     for diagnostic in document.diagnostics:
         assert diagnostic.line >= 0
         assert diagnostic.col >= 0
+
+
+def test_crlf_comments_escaped_newlines_and_tricky_strings_do_not_shift_keys() -> None:
+    text = (
+        "a = 'x # \"y'  # comment\r\n"
+        'b = """q \\\r\n  r"""\r\n'
+        "[t]\r\n"
+        '\tc . "d.e" = { f = [ "]" , "}" ] , g.h = 1 }\r\n'
+        "1-2 = 3\r\n"
+        "z = 1979-05-27 07:32:00 # a date with a space\r\n"
+        "w = 2\r\n"
+    )
+    positions = key_positions(text)
+    assert positions[("b",)] == Position(2, 1)
+    assert positions[("t", "c", "d.e")] == Position(5, 6)
+    assert positions[("t", "c", "d.e", "g", "h")] == Position(5, 38)
+    assert positions[("t", "1-2")] == Position(6, 1)
+    assert positions[("t", "w")] == Position(8, 1)
