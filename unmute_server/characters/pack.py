@@ -1,0 +1,571 @@
+"""Packs on disk: resolve a pack name safely, read a pack's bytes once, build its registry.
+
+A pack is a folder directly under the packs root holding one character file per character
+(DESIGN 3). This module is the only place that touches the pack's files, and it touches them
+in one pass (:func:`read_pack`) that returns plain bytes; everything after that
+(:func:`build_registry`) is a pure function of those bytes, so the cache can key a registry by
+what was read and tests can build registries from bytes they made up.
+
+Nothing here imports, executes or compiles a character file: bytes go to
+:func:`~unmute_server.characters.charfile.parse_character_file`, which only parses them.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import hashlib
+import os
+import re
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from unmute_server.characters.charfile import CHARACTER_SUFFIXES, parse_character_file
+from unmute_server.characters.diagnostics import Diagnostic
+from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
+from unmute_server.characters.model import Character
+
+if TYPE_CHECKING:
+    from unmute_server.characters.registry import CharacterRegistry
+
+#: The ``path`` of a diagnostic about the pack as a whole rather than one of its files.
+PACK_PATH = "."
+
+#: Longest pack name :func:`resolve_pack` accepts.
+MAX_PACK_NAME_LENGTH = 128
+
+#: Conservative on purpose: no separators, no leading dot, nothing a shell, URL or Windows
+#: path would read specially. ``\Z`` rather than ``$`` so a trailing newline is refused too.
+_PACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z", re.ASCII)
+
+#: Read-time codes that are about one file; each such file still counts towards
+#: ``CharacterRegistry.total_files``.
+FILE_READ_CODES = frozenset({"CHR001", "CHR003", "CHR004"})
+
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    # A FIFO swapped in after the type check must not block the reader on open.
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+)
+_READ_CHUNK = 1 << 20
+
+
+# --------------------------------------------------------------------------- pack names
+
+
+class PackNameProblem(enum.StrEnum):
+    """Why a pack name was refused; the server maps each to its own error code."""
+
+    INVALID_NAME = "invalid_name"
+    OUTSIDE_ROOT = "outside_root"
+    NOT_FOUND = "not_found"
+
+
+class PackNameError(Exception):
+    """A pack name a client may not use. ``message`` names the pack, never a server path."""
+
+    def __init__(self, problem: PackNameProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.message = message
+
+
+def _shown(name: str, limit: int = 40) -> str:
+    """The name as the user gave it, quoted and cut short, for an error message."""
+    if len(name) <= limit:
+        return repr(name)
+    return repr(name[:limit]) + "..."
+
+
+def _invalid(name: str, why: str) -> PackNameError:
+    return PackNameError(PackNameProblem.INVALID_NAME, f"pack name {_shown(name)} {why}")
+
+
+def _check_pack_name(name: str) -> None:
+    if not isinstance(name, str):
+        raise PackNameError(PackNameProblem.INVALID_NAME, "pack name must be a string")
+    if not name:
+        raise PackNameError(PackNameProblem.INVALID_NAME, "pack name is empty")
+    if len(name) > MAX_PACK_NAME_LENGTH:
+        raise _invalid(name, f"is longer than {MAX_PACK_NAME_LENGTH} characters")
+    if "\x00" in name:
+        raise _invalid(name, "contains a NUL character")
+    if "/" in name or "\\" in name:
+        raise _invalid(name, "contains a path separator; name a folder directly under the root")
+    if name in (".", ".."):
+        raise _invalid(name, "is not a pack; name a folder directly under the packs root")
+    if name.startswith("."):
+        raise _invalid(name, "starts with '.'; hidden folders are not packs")
+    if not _PACK_NAME.match(name):
+        raise _invalid(
+            name,
+            "may only use letters, digits, '_', '-' and '.', starting with a letter or digit",
+        )
+
+
+def resolve_pack(packs_root: Path, name: str) -> Path:
+    """The real path of pack ``name``: a folder directly under ``packs_root``.
+
+    This is the one gate between a name a client sent and the file system. The name must be
+    a plain folder name (see :class:`PackNameProblem`); a symlink is followed only if its
+    target is itself directly under the real packs root, so a link can alias another pack but
+    never reach outside. The path returned is fully resolved, so the caller reads exactly
+    the folder that was checked.
+    """
+    _check_pack_name(name)
+    root_real = os.path.realpath(packs_root)
+    candidate = os.path.join(root_real, name)
+    if not os.path.lexists(candidate):
+        raise PackNameError(PackNameProblem.NOT_FOUND, f"pack {_shown(name)} does not exist")
+    real = os.path.realpath(candidate)
+    if os.path.dirname(real) != root_real or real == root_real:
+        raise PackNameError(
+            PackNameProblem.OUTSIDE_ROOT,
+            f"pack {_shown(name)} is a link to a folder outside the packs root",
+        )
+    if not os.path.isdir(real):
+        raise PackNameError(PackNameProblem.NOT_FOUND, f"pack {_shown(name)} is not a folder")
+    return Path(real)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True, slots=True)
+class PackFile:
+    """One character file's name (relative to the pack) and its bytes, as read."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PackSnapshot:
+    """Everything :func:`read_pack` saw: the files it read, what went wrong, and a key.
+
+    ``content_key`` is a SHA-256 over the file names and bytes (and the read diagnostics), so
+    two snapshots with the same key build the same registry.
+    """
+
+    files: tuple[PackFile, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    content_key: str
+
+
+class _NotRegularFileError(OSError):
+    """The path opened is not a regular file (a FIFO, device, socket or folder)."""
+
+
+def _read_open_file(fd: int, expected: int, limit: int) -> bytes:
+    """Read at most ``limit + 1`` bytes from ``fd``, asking first for ``expected + 1``.
+
+    Asking for the size ``fstat`` reported (plus one, to notice growth) rather than for the
+    limit keeps the buffer small: a limit-sized buffer per file was most of the cost of
+    reading a large pack. A short read of a regular file means its end.
+    """
+    chunks: list[bytes] = []
+    remaining = limit + 1
+    want = min(remaining, expected + 1, _READ_CHUNK)
+    while remaining > 0:
+        chunk = os.read(fd, want)
+        chunks.append(chunk)
+        remaining -= len(chunk)
+        if len(chunk) < want:
+            break
+        want = min(remaining, _READ_CHUNK)
+    return b"".join(chunks)
+
+
+def _open_regular(path: str) -> tuple[int, int]:
+    """Open ``path`` without following a link; the descriptor and size of a regular file."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _NotRegularFileError(errno.EINVAL, "not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info.st_size
+
+
+def read_bounded(path: str, limit: int) -> bytes:
+    """Read at most ``limit + 1`` bytes of the regular file at ``path``, never following a link.
+
+    Reading one byte past ``limit`` is how a file that grew after it was checked is caught:
+    the caller sees ``len(data) > limit`` without the file ever being read whole.
+    Raises ``OSError`` (``ELOOP`` if ``path`` is a symlink, or when it is not a regular file).
+    """
+    fd, size = _open_regular(path)
+    try:
+        return _read_open_file(fd, size, limit)
+    finally:
+        os.close(fd)
+
+
+def _reason(error: OSError) -> str:
+    """An OS error's reason without its file name (which would be a server path)."""
+    if isinstance(error, _NotRegularFileError):
+        return "it is not a regular file"
+    if error.errno == errno.ELOOP:
+        return "it was replaced by a symlink while the pack was read"
+    return error.strerror or type(error).__name__
+
+
+def _is_within(path: str, folder: str) -> bool:
+    return path.startswith(folder + os.sep)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    name: str
+    entry: os.DirEntry[str]
+
+
+def _list_candidates(
+    pack_dir: str, limits: LoadLimits
+) -> tuple[list[_Candidate], list[Diagnostic], int]:
+    """Character file entries directly in ``pack_dir`` after the sidecar rule, sorted.
+
+    Returns the candidates, the CHR401 warnings for shadowed Python files, and the number of
+    candidates seen (which is more than ``limits.max_files_per_pack`` when listing stopped
+    early). Raises ``OSError`` if the folder cannot be listed.
+    """
+    by_name: dict[str, os.DirEntry[str]] = {}
+    # More raw entries than this means more stems than the limit, whatever pairs up.
+    raw_cap = 2 * limits.max_files_per_pack
+    with os.scandir(pack_dir) as entries:
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") or not name.endswith(CHARACTER_SUFFIXES):
+                continue
+            stem = name.rsplit(".", 1)[0]
+            if not stem:
+                continue
+            # Sub-folders are not searched, whatever they are called.
+            if entry.is_dir(follow_symlinks=False):
+                continue
+            by_name[name] = entry
+            if len(by_name) > raw_cap:
+                break
+    warnings: list[Diagnostic] = []
+    candidates: list[_Candidate] = []
+    for name in sorted(by_name):
+        if name.endswith(".py") and name[: -len(".py")] + ".toml" in by_name:
+            sidecar = name[: -len(".py")] + ".toml"
+            warnings.append(
+                Diagnostic(
+                    name,
+                    0,
+                    0,
+                    "CHR401",
+                    f"{name} is shadowed by {sidecar} and is not read; edit {sidecar} instead",
+                )
+            )
+            continue
+        candidates.append(_Candidate(name, by_name[name]))
+    return candidates, warnings, len(candidates)
+
+
+def _content_key(files: Iterable[PackFile], diagnostics: Iterable[Diagnostic]) -> str:
+    """SHA-256 over length-prefixed names and bytes, so no two packs' inputs concatenate alike.
+
+    Read diagnostics are part of the key because they are part of what the registry reports:
+    a pack with an unreadable extra file is not the same pack as one without that file.
+    """
+    digest = hashlib.sha256(b"unmute-pack-v1\x00")
+
+    def put(part: bytes) -> None:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+
+    for pack_file in files:
+        put(b"F")
+        put(pack_file.name.encode("utf-8", "surrogateescape"))
+        put(pack_file.data)
+    for diagnostic in diagnostics:
+        put(b"D")
+        for text in (diagnostic.path, diagnostic.code, diagnostic.message):
+            put(text.encode("utf-8", "surrogateescape"))
+        put(f"{diagnostic.line}:{diagnostic.col}".encode())
+    return digest.hexdigest()
+
+
+def _snapshot(files: list[PackFile], diagnostics: list[Diagnostic]) -> PackSnapshot:
+    diagnostics.sort(key=lambda d: (d.path != PACK_PATH, d.path, d.line, d.col, d.code))
+    return PackSnapshot(tuple(files), tuple(diagnostics), _content_key(files, diagnostics))
+
+
+def read_pack(pack_dir: Path, limits: LoadLimits = DEFAULT_LIMITS) -> PackSnapshot:
+    """Read every character file directly in ``pack_dir`` once, within ``limits``.
+
+    This is the only function that reads a pack's files. It lists the folder once, applies
+    the sidecar rule (``x.toml`` beside ``x.py`` is read and ``x.py`` is not, CHR401), and
+    checks every limit before the work it protects: the file count before any file is
+    opened (CHR403), each file's size before it is read (CHR001), the running total before
+    the next read (CHR405). A symlink is read only if its real path stays inside the pack
+    folder (CHR004). Problems become diagnostics; this function does not raise for anything
+    the file system does.
+    """
+    folder = os.fspath(pack_dir)
+    diagnostics: list[Diagnostic] = []
+    files: list[PackFile] = []
+    try:
+        folder_real = os.path.realpath(folder)
+        candidates, warnings, count = _list_candidates(folder, limits)
+    except OSError as error:
+        diagnostics.append(
+            Diagnostic(PACK_PATH, 0, 0, "CHR406", f"pack folder cannot be read: {_reason(error)}")
+        )
+        return _snapshot(files, diagnostics)
+    diagnostics.extend(warnings)
+    if count > limits.max_files_per_pack:
+        diagnostics.append(
+            Diagnostic(
+                PACK_PATH,
+                0,
+                0,
+                "CHR403",
+                f"pack has more than {limits.max_files_per_pack} character files (the limit); "
+                "no file was read",
+            )
+        )
+        return _snapshot(files, diagnostics)
+
+    total = 0
+    for index, candidate in enumerate(candidates):
+        name = candidate.name
+        try:
+            fd, size = _open_candidate(candidate, folder_real)
+        except _OutsidePackError:
+            diagnostics.append(
+                Diagnostic(name, 0, 0, "CHR004", f"{name} is a symlink to a file outside the pack")
+            )
+            continue
+        except OSError as error:
+            diagnostics.append(_unreadable(name, error))
+            continue
+        try:
+            # Limits are checked on the size fstat reports, before a byte is read.
+            if size > limits.max_file_bytes:
+                diagnostics.append(_too_large(name, size, limits))
+                continue
+            if total + size > limits.max_pack_bytes:
+                diagnostics.append(_pack_too_large(name, len(candidates) - index, limits))
+                break
+            data = _read_open_file(fd, size, limits.max_file_bytes)
+        except OSError as error:
+            diagnostics.append(_unreadable(name, error))
+            continue
+        finally:
+            os.close(fd)
+        if len(data) > limits.max_file_bytes:
+            diagnostics.append(_too_large(name, len(data), limits, grew=True))
+            continue
+        if total + len(data) > limits.max_pack_bytes:
+            diagnostics.append(_pack_too_large(name, len(candidates) - index, limits))
+            break
+        total += len(data)
+        files.append(PackFile(name, data))
+    return _snapshot(files, diagnostics)
+
+
+class _OutsidePackError(Exception):
+    """A symlinked character file whose real path is outside the pack folder."""
+
+
+def _open_candidate(candidate: _Candidate, folder_real: str) -> tuple[int, int]:
+    """Open ``candidate`` for reading after the symlink and file type checks.
+
+    The type is checked before opening (from the directory listing, or by ``stat`` on a
+    symlink's target) because opening a device can have effects of its own; ``fstat`` on
+    the open descriptor checks it again in case the entry changed in between.
+    """
+    entry = candidate.entry
+    if entry.is_symlink():
+        real = os.path.realpath(entry.path)
+        if not _is_within(real, folder_real):
+            raise _OutsidePackError
+        if not stat.S_ISREG(os.stat(real, follow_symlinks=False).st_mode):
+            raise _NotRegularFileError(errno.EINVAL, "not a regular file")
+        return _open_regular(real)
+    if not entry.is_file(follow_symlinks=False):
+        raise _NotRegularFileError(errno.EINVAL, "not a regular file")
+    return _open_regular(entry.path)
+
+
+def _unreadable(name: str, error: OSError) -> Diagnostic:
+    return Diagnostic(name, 0, 0, "CHR003", f"{name} cannot be read: {_reason(error)}")
+
+
+def _too_large(name: str, size: int, limits: LoadLimits, *, grew: bool = False) -> Diagnostic:
+    shown = f"more than {limits.max_file_bytes}" if grew else str(size)
+    return Diagnostic(
+        name,
+        0,
+        0,
+        "CHR001",
+        f"{name} is {shown} bytes; the file size limit is {limits.max_file_bytes}",
+    )
+
+
+def _pack_too_large(name: str, unread: int, limits: LoadLimits) -> Diagnostic:
+    return Diagnostic(
+        PACK_PATH,
+        0,
+        0,
+        "CHR405",
+        f"pack is larger than the pack size limit of {limits.max_pack_bytes} bytes; "
+        f"{unread} files from {name} on were not read",
+    )
+
+
+# --------------------------------------------------------------------------- fingerprint
+
+
+@dataclass(frozen=True, slots=True)
+class PackFingerprint:
+    """What ``stat`` says about every entry :func:`read_pack` would look at.
+
+    Any write to a file moves its ctime to the present, and no user can set a ctime, so two
+    equal fingerprints mean no file changed in between, provided the first was taken once
+    the files had settled: ``newest_change_ns`` (the latest ctime seen) lies before the
+    current tick of the file system's clock. ``whole_seconds`` says every ctime was a whole
+    second, the sign of a file system that keeps coarse timestamps.
+    """
+
+    entries: tuple[tuple[object, ...], ...]
+    newest_change_ns: int
+    whole_seconds: bool
+
+
+def _stat_fields(info: os.stat_result) -> tuple[int, ...]:
+    return (
+        info.st_mode,
+        info.st_ino,
+        info.st_dev,
+        info.st_size,
+        info.st_mtime_ns,
+        info.st_ctime_ns,
+    )
+
+
+def pack_fingerprint(pack_dir: Path, limits: LoadLimits = DEFAULT_LIMITS) -> PackFingerprint | None:
+    """Stat every character file entry in ``pack_dir`` without reading any of them.
+
+    Covers the entries :func:`read_pack` considers (and sub-folders with a character file
+    name, in case one turns into a file), and for a symlink its real path and its target's
+    stat. ``None`` when the folder cannot be listed or has too many entries to be worth it.
+    """
+    folder = os.fspath(pack_dir)
+    raw_cap = 2 * limits.max_files_per_pack
+    entries: list[tuple[object, ...]] = []
+    changes: list[int] = []
+    try:
+        with os.scandir(folder) as listing:
+            for entry in listing:
+                name = entry.name
+                if name.startswith(".") or not name.endswith(CHARACTER_SUFFIXES):
+                    continue
+                info = entry.stat(follow_symlinks=False)
+                fields: tuple[object, ...] = (name, *_stat_fields(info))
+                changes.append(info.st_ctime_ns)
+                if stat.S_ISLNK(info.st_mode):
+                    real = os.path.realpath(entry.path)
+                    try:
+                        target = os.stat(real)
+                    except OSError as error:
+                        fields = (*fields, real, error.errno)
+                    else:
+                        fields = (*fields, real, *_stat_fields(target))
+                        changes.append(target.st_ctime_ns)
+                entries.append(fields)
+                if len(entries) > raw_cap:
+                    return None
+    except OSError:
+        return None
+    entries.sort(key=lambda fields: str(fields[0]))
+    return PackFingerprint(
+        tuple(entries),
+        max(changes, default=0),
+        all(change % 1_000_000_000 == 0 for change in changes),
+    )
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build_registry(
+    snapshot: PackSnapshot, pack_name: str, limits: LoadLimits = DEFAULT_LIMITS
+) -> CharacterRegistry:
+    """Parse every file of ``snapshot`` into one registry; pure, so it runs anywhere.
+
+    Files are parsed in name order, and that order is the registry's order. A character
+    name defined by a second file is CHR400 (the first file wins); characters beyond
+    ``limits.max_characters_per_pack`` are CHR404 and not parsed; a pack left with no
+    character is CHR402. The registry is returned even when empty: whether an empty or
+    partly broken pack replaces a session's registry is the caller's decision.
+    """
+    from unmute_server.characters.registry import CharacterRegistry
+
+    diagnostics = list(snapshot.diagnostics)
+    characters: dict[str, Character] = {}
+    defined_in: dict[str, str] = {}
+    files = sorted(snapshot.files, key=lambda pack_file: pack_file.name)
+    for index, pack_file in enumerate(files):
+        if len(characters) >= limits.max_characters_per_pack:
+            diagnostics.append(
+                Diagnostic(
+                    PACK_PATH,
+                    0,
+                    0,
+                    "CHR404",
+                    f"pack has more than {limits.max_characters_per_pack} characters "
+                    f"(the limit); {len(files) - index} files from {pack_file.name} on "
+                    "were not loaded",
+                )
+            )
+            break
+        result = parse_character_file(pack_file.name, pack_file.data, limits)
+        diagnostics.extend(result.diagnostics)
+        character = result.character
+        if character is None:
+            continue
+        first = defined_in.get(character.name)
+        if first is not None:
+            diagnostics.append(
+                Diagnostic(
+                    pack_file.name,
+                    0,
+                    0,
+                    "CHR400",
+                    f"character {character.name!r} is already defined in {first}; "
+                    "this file is not loaded",
+                )
+            )
+            continue
+        characters[character.name] = character
+        defined_in[character.name] = pack_file.name
+    if not characters:
+        diagnostics.append(Diagnostic(PACK_PATH, 0, 0, "CHR402", "pack has no valid characters"))
+    read_failures = {d.path for d in snapshot.diagnostics if d.code in FILE_READ_CODES}
+    return CharacterRegistry(
+        pack=pack_name,
+        content_key=snapshot.content_key,
+        characters=tuple(characters.values()),
+        diagnostics=tuple(diagnostics),
+        total_files=len(files) + len(read_failures),
+    )
+
+
+def load_pack(
+    pack_dir: Path, pack_name: str, limits: LoadLimits = DEFAULT_LIMITS
+) -> CharacterRegistry:
+    """Read and build in one call, with no cache: for lint, tools and tests."""
+    return build_registry(read_pack(pack_dir, limits), pack_name, limits)
