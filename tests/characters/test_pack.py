@@ -1,0 +1,584 @@
+"""Pack names, reading a pack folder (sidecars, limits, symlinks) and building its registry."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from unmute_server.characters.diagnostics import Diagnostic
+from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
+from unmute_server.characters.pack import (
+    PACK_PATH,
+    PackFile,
+    PackNameError,
+    PackNameProblem,
+    PackSnapshot,
+    build_registry,
+    load_pack,
+    pack_fingerprint,
+    read_bounded,
+    read_pack,
+    resolve_pack,
+)
+
+
+def character_toml(name: str, *, good: bool = False, text: str = "Hello there.") -> str:
+    return tomli_w.dumps(
+        {
+            "name": name,
+            "good": good,
+            "voice": {"source_type": "file", "path_on_server": "voices/x.wav"},
+            "instructions": {"type": "constant", "text": text},
+        }
+    )
+
+
+def character_py(name: str) -> str:
+    return (
+        f'"""{name}, in the restricted Python form."""\n'
+        f"CHARACTER_NAME = {name!r}\n"
+        'VOICE_SOURCE = {"source_type": "file", "path_on_server": "voices/p.wav"}\n'
+        'INSTRUCTIONS = {"type": "constant", "text": "Hi."}\n'
+    )
+
+
+def codes(diagnostics: tuple[Diagnostic, ...]) -> list[str]:
+    return [diagnostic.code for diagnostic in diagnostics]
+
+
+def only(diagnostics: tuple[Diagnostic, ...], code: str) -> Diagnostic:
+    found = [diagnostic for diagnostic in diagnostics if diagnostic.code == code]
+    assert len(found) == 1, diagnostics
+    return found[0]
+
+
+def write_pack(folder: Path, files: Mapping[str, str | bytes]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        path = folder / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return folder
+
+
+def read_chars() -> int:
+    """Bytes this process has passed through read(2) and friends so far (Linux only)."""
+    with open("/proc/self/io", encoding="ascii") as counters:
+        for line in counters:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    raise AssertionError("no rchar line in /proc/self/io")
+
+
+needs_read_chars = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="read_chars is a Linux /proc counter"
+)
+
+
+# --------------------------------------------------------------------------- resolve_pack
+
+
+@pytest.fixture
+def packs_root(tmp_path: Path) -> Path:
+    root = tmp_path / "packs"
+    (root / "default").mkdir(parents=True)
+    (root / "other.pack-1_x").mkdir()
+    return root
+
+
+def test_resolve_pack_returns_the_real_folder_directly_under_the_root(packs_root: Path) -> None:
+    assert resolve_pack(packs_root, "default") == packs_root.resolve() / "default"
+    assert resolve_pack(packs_root, "other.pack-1_x") == packs_root.resolve() / "other.pack-1_x"
+
+
+def test_resolve_pack_accepts_a_root_that_is_itself_a_symlink(
+    packs_root: Path, tmp_path: Path
+) -> None:
+    link = tmp_path / "root-link"
+    link.symlink_to(packs_root)
+    assert resolve_pack(link, "default") == packs_root.resolve() / "default"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "..",
+        ".",
+        "../x",
+        "a/../../b",
+        "/etc",
+        "",
+        "x" * 1000,
+        "x" * 129,
+        "a\x00b",
+        ".hidden",
+        "C:\\x",
+        "C:x",
+        "default/",
+        "a b",
+        "default\n",
+        "-rf",
+        "caf\u00e9",
+        "%2e%2e",
+    ],
+)
+def test_hostile_pack_names_are_invalid_and_messages_hold_no_server_path(
+    packs_root: Path, name: str
+) -> None:
+    with pytest.raises(PackNameError) as caught:
+        resolve_pack(packs_root, name)
+    assert caught.value.problem is PackNameProblem.INVALID_NAME
+    assert str(packs_root) not in caught.value.message
+    assert str(caught.value) == caught.value.message
+    assert len(caught.value.message) < 200
+
+
+def test_pack_name_of_128_characters_is_allowed_and_then_looked_up(packs_root: Path) -> None:
+    with pytest.raises(PackNameError) as caught:
+        resolve_pack(packs_root, "x" * 128)
+    assert caught.value.problem is PackNameProblem.NOT_FOUND
+
+
+def test_invalid_name_message_names_the_pack_as_given(packs_root: Path) -> None:
+    with pytest.raises(PackNameError) as caught:
+        resolve_pack(packs_root, "../secret")
+    assert "'../secret'" in caught.value.message
+
+
+def test_missing_pack_is_not_found_without_the_server_path(packs_root: Path) -> None:
+    with pytest.raises(PackNameError) as caught:
+        resolve_pack(packs_root, "nope")
+    assert caught.value.problem is PackNameProblem.NOT_FOUND
+    assert "'nope'" in caught.value.message
+    assert str(packs_root) not in caught.value.message
+
+
+def test_a_file_under_the_root_is_not_found_as_a_pack(packs_root: Path) -> None:
+    (packs_root / "notes.txt").write_text("not a pack")
+    with pytest.raises(PackNameError) as caught:
+        resolve_pack(packs_root, "notes.txt")
+    assert caught.value.problem is PackNameProblem.NOT_FOUND
+
+
+def test_missing_packs_root_makes_every_pack_not_found(tmp_path: Path) -> None:
+    with pytest.raises(PackNameError) as caught:
+        resolve_pack(tmp_path / "absent", "default")
+    assert caught.value.problem is PackNameProblem.NOT_FOUND
+
+
+def test_symlinked_pack_folder_leaving_the_root_is_refused(
+    packs_root: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (packs_root / "escape").symlink_to(outside)
+    with pytest.raises(PackNameError) as caught:
+        resolve_pack(packs_root, "escape")
+    assert caught.value.problem is PackNameProblem.OUTSIDE_ROOT
+    assert str(tmp_path) not in caught.value.message
+
+
+def test_symlink_to_the_root_itself_is_refused(packs_root: Path) -> None:
+    (packs_root / "self").symlink_to(packs_root)
+    with pytest.raises(PackNameError) as caught:
+        resolve_pack(packs_root, "self")
+    assert caught.value.problem is PackNameProblem.OUTSIDE_ROOT
+
+
+def test_symlink_to_a_nested_folder_of_another_pack_is_refused(packs_root: Path) -> None:
+    nested = packs_root / "default" / "nested"
+    nested.mkdir()
+    (packs_root / "deep").symlink_to(nested)
+    with pytest.raises(PackNameError) as caught:
+        resolve_pack(packs_root, "deep")
+    assert caught.value.problem is PackNameProblem.OUTSIDE_ROOT
+
+
+def test_symlink_to_a_sibling_pack_resolves_to_that_pack(packs_root: Path) -> None:
+    (packs_root / "alias").symlink_to("default")
+    assert resolve_pack(packs_root, "alias") == packs_root.resolve() / "default"
+
+
+def test_dangling_symlink_inside_the_root_is_not_found(packs_root: Path) -> None:
+    (packs_root / "dangling").symlink_to("missing")
+    with pytest.raises(PackNameError) as caught:
+        resolve_pack(packs_root, "dangling")
+    assert caught.value.problem is PackNameProblem.NOT_FOUND
+
+
+# --------------------------------------------------------------------------- read_pack
+
+
+def test_reads_python_and_toml_files_in_name_order(tmp_path: Path) -> None:
+    pack = write_pack(
+        tmp_path / "p",
+        {"b.toml": character_toml("B"), "a.py": character_py("A"), "c.toml": character_toml("C")},
+    )
+    snapshot = read_pack(pack)
+    assert [pack_file.name for pack_file in snapshot.files] == ["a.py", "b.toml", "c.toml"]
+    assert snapshot.files[1].data == (pack / "b.toml").read_bytes()
+    assert snapshot.diagnostics == ()
+    assert len(snapshot.content_key) == 64
+
+
+def test_toml_sidecar_shadows_python_file_which_is_never_read(tmp_path: Path) -> None:
+    pack = write_pack(
+        tmp_path / "p",
+        {
+            "charles.toml": character_toml("Charles"),
+            # Invalid as a character file: reading it would produce CHR1xx diagnostics.
+            "charles.py": "import os\nclass PromptGenerator:\n    pass\n",
+        },
+    )
+    snapshot = read_pack(pack)
+    assert [pack_file.name for pack_file in snapshot.files] == ["charles.toml"]
+    warning = only(snapshot.diagnostics, "CHR401")
+    assert warning.path == "charles.py"
+    assert "shadowed by charles.toml" in warning.message
+    assert not warning.is_error
+    registry = build_registry(snapshot, "p")
+    assert list(registry) == ["Charles"]
+    assert codes(registry.diagnostics) == ["CHR401"]
+    assert registry.error_count == 0
+
+
+def test_python_file_without_sidecar_is_read(tmp_path: Path) -> None:
+    pack = write_pack(tmp_path / "p", {"a.py": character_py("A"), "b.toml": character_toml("B")})
+    assert [pack_file.name for pack_file in read_pack(pack).files] == ["a.py", "b.toml"]
+
+
+def test_subfolders_dotfiles_and_other_files_are_ignored(tmp_path: Path) -> None:
+    pack = write_pack(
+        tmp_path / "p",
+        {
+            "a.toml": character_toml("A"),
+            "README.md": "# notes",
+            "voice.wav": b"RIFF\x00\x00",
+            ".hidden.toml": character_toml("Hidden"),
+            ".toml": character_toml("NoStem"),
+            "upper.TOML": character_toml("Upper"),
+            "a.toml.bak": "junk",
+        },
+    )
+    write_pack(pack / "sub", {"s.toml": character_toml("Sub")})
+    write_pack(pack / "__pycache__", {"x.py": "junk"})
+    (pack / "folder.toml").mkdir()
+    snapshot = read_pack(pack)
+    assert [pack_file.name for pack_file in snapshot.files] == ["a.toml"]
+    assert snapshot.diagnostics == ()
+
+
+def test_fifo_named_like_a_character_file_is_chr003_and_does_not_block(tmp_path: Path) -> None:
+    pack = write_pack(tmp_path / "p", {"a.toml": character_toml("A")})
+    os.mkfifo(pack / "pipe.toml")
+    snapshot = read_pack(pack)
+    assert [pack_file.name for pack_file in snapshot.files] == ["a.toml"]
+    diagnostic = only(snapshot.diagnostics, "CHR003")
+    assert diagnostic.path == "pipe.toml"
+    assert "not a regular file" in diagnostic.message
+
+
+def test_more_files_than_the_limit_is_chr403_and_nothing_is_read(tmp_path: Path) -> None:
+    pack = write_pack(tmp_path / "p", {f"c{i}.toml": character_toml(f"C{i}") for i in range(4)})
+    snapshot = read_pack(pack, LoadLimits(max_files_per_pack=3))
+    assert snapshot.files == ()
+    assert codes(snapshot.diagnostics) == ["CHR403"]
+    assert snapshot.diagnostics[0].path == PACK_PATH
+    assert "3" in snapshot.diagnostics[0].message
+
+
+def test_file_count_limit_counts_a_sidecar_pair_once(tmp_path: Path) -> None:
+    pack = write_pack(
+        tmp_path / "p",
+        {
+            "a.toml": character_toml("A"),
+            "a.py": character_py("A"),
+            "b.toml": character_toml("B"),
+            "b.py": character_py("B"),
+        },
+    )
+    snapshot = read_pack(pack, LoadLimits(max_files_per_pack=2))
+    assert [pack_file.name for pack_file in snapshot.files] == ["a.toml", "b.toml"]
+    assert codes(snapshot.diagnostics) == ["CHR401", "CHR401"]
+
+
+def test_listing_stops_early_on_a_huge_folder_and_reports_chr403(tmp_path: Path) -> None:
+    pack = write_pack(tmp_path / "p", {f"c{i:03}.py": "x" for i in range(50)})
+    snapshot = read_pack(pack, LoadLimits(max_files_per_pack=5))
+    assert snapshot.files == ()
+    assert codes(snapshot.diagnostics) == ["CHR403"]
+
+
+def test_file_over_the_size_limit_is_chr001_and_the_rest_is_read(tmp_path: Path) -> None:
+    big = character_toml("Big", text="x" * 500)
+    pack = write_pack(tmp_path / "p", {"a.toml": character_toml("A"), "big.toml": big})
+    snapshot = read_pack(pack, LoadLimits(max_file_bytes=300))
+    assert [pack_file.name for pack_file in snapshot.files] == ["a.toml"]
+    diagnostic = only(snapshot.diagnostics, "CHR001")
+    assert diagnostic.path == "big.toml"
+    assert f"is {len(big.encode())} bytes" in diagnostic.message
+    assert "300" in diagnostic.message
+
+
+@needs_read_chars
+def test_50_megabyte_file_is_chr001_without_being_read(tmp_path: Path) -> None:
+    pack = write_pack(tmp_path / "p", {"a.toml": character_toml("A")})
+    with open(pack / "huge.toml", "wb") as huge:
+        huge.truncate(50 * 1024 * 1024)
+    before = read_chars()
+    snapshot = read_pack(pack)
+    read = read_chars() - before
+    assert read < 1024 * 1024
+    assert [pack_file.name for pack_file in snapshot.files] == ["a.toml"]
+    assert only(snapshot.diagnostics, "CHR001").path == "huge.toml"
+
+
+def test_read_bounded_reads_one_byte_past_the_limit_and_no_more(tmp_path: Path) -> None:
+    path = tmp_path / "grown.toml"
+    path.write_bytes(b"y" * 10_000)
+    assert read_bounded(str(path), 100) == b"y" * 101
+    assert read_bounded(str(path), 20_000) == b"y" * 10_000
+
+
+def test_read_bounded_refuses_to_follow_a_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "target.toml"
+    target.write_text("x")
+    link = tmp_path / "link.toml"
+    link.symlink_to(target)
+    with pytest.raises(OSError, match=r"loop|symbolic"):
+        read_bounded(str(link), 100)
+
+
+def test_pack_over_the_total_size_limit_is_chr405_and_reading_stops(tmp_path: Path) -> None:
+    files = {f"c{i}.toml": character_toml(f"C{i}") for i in range(5)}
+    pack = write_pack(tmp_path / "p", files)
+    size = len(files["c0.toml"].encode())
+    snapshot = read_pack(pack, LoadLimits(max_pack_bytes=2 * size + size // 2))
+    assert [pack_file.name for pack_file in snapshot.files] == ["c0.toml", "c1.toml"]
+    diagnostic = only(snapshot.diagnostics, "CHR405")
+    assert diagnostic.path == PACK_PATH
+    assert "3 files from c2.toml on were not read" in diagnostic.message
+
+
+def test_symlink_to_a_file_inside_the_pack_is_read(tmp_path: Path) -> None:
+    pack = write_pack(tmp_path / "p", {"a.toml": character_toml("A")})
+    write_pack(pack / "shared", {"b.txt": character_toml("B")})
+    (pack / "b.toml").symlink_to(Path("shared") / "b.txt")
+    snapshot = read_pack(pack)
+    assert [pack_file.name for pack_file in snapshot.files] == ["a.toml", "b.toml"]
+    assert snapshot.files[1].data == character_toml("B").encode()
+
+
+def test_symlink_leaving_the_pack_is_chr004_and_not_read(tmp_path: Path) -> None:
+    outside = write_pack(tmp_path / "outside", {"evil.toml": character_toml("OUTSIDE_MARKER")})
+    pack = write_pack(tmp_path / "p", {"a.toml": character_toml("A")})
+    (pack / "evil.toml").symlink_to(outside / "evil.toml")
+    snapshot = read_pack(pack)
+    assert [pack_file.name for pack_file in snapshot.files] == ["a.toml"]
+    diagnostic = only(snapshot.diagnostics, "CHR004")
+    assert diagnostic.path == "evil.toml"
+    assert str(tmp_path) not in diagnostic.message
+
+
+def test_dangling_symlink_is_chr003(tmp_path: Path) -> None:
+    pack = write_pack(tmp_path / "p", {"a.toml": character_toml("A")})
+    (pack / "gone.toml").symlink_to("missing.txt")
+    snapshot = read_pack(pack)
+    diagnostic = only(snapshot.diagnostics, "CHR003")
+    assert diagnostic.path == "gone.toml"
+    assert str(tmp_path) not in diagnostic.message
+
+
+@pytest.mark.parametrize("make", ["missing", "file"])
+def test_pack_folder_that_cannot_be_listed_is_chr406(tmp_path: Path, make: str) -> None:
+    pack = tmp_path / "p"
+    if make == "file":
+        pack.write_text("not a folder")
+    snapshot = read_pack(pack)
+    assert snapshot.files == ()
+    diagnostic = only(snapshot.diagnostics, "CHR406")
+    assert diagnostic.path == PACK_PATH
+    assert str(tmp_path) not in diagnostic.message
+
+
+def test_diagnostic_paths_are_file_names_relative_to_the_pack(tmp_path: Path) -> None:
+    pack = write_pack(
+        tmp_path / "p",
+        {"a.toml": "name = [", "b.py": "import os\n", "c.toml": character_toml("C", text="")},
+    )
+    registry = load_pack(pack, "p")
+    paths = {diagnostic.path for diagnostic in registry.diagnostics}
+    assert paths == {"a.toml", "b.py", "c.toml", PACK_PATH}
+    for diagnostic in registry.diagnostics:
+        assert str(tmp_path) not in str(diagnostic)
+
+
+# --------------------------------------------------------------------------- content key
+
+
+def test_same_names_and_bytes_in_two_folders_have_one_content_key(tmp_path: Path) -> None:
+    files: dict[str, str | bytes] = {"a.toml": character_toml("A"), "b.py": character_py("B")}
+    first = read_pack(write_pack(tmp_path / "one", files))
+    second = read_pack(write_pack(tmp_path / "two", files))
+    assert first.content_key == second.content_key
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ({"a.toml": "x"}, {"a.toml": "y"}),
+        ({"a.toml": "x"}, {"b.toml": "x"}),
+        ({"a.toml": "x"}, {"a.toml": "x", "b.toml": ""}),
+        # Naive concatenation of names and bytes would make these two equal.
+        ({"a.py": "1", "b.py": "2"}, {"a.py": "1b.py2"}),
+    ],
+)
+def test_different_names_or_bytes_have_different_content_keys(
+    tmp_path: Path, left: dict[str, str | bytes], right: dict[str, str | bytes]
+) -> None:
+    assert (
+        read_pack(write_pack(tmp_path / "left", left)).content_key
+        != read_pack(write_pack(tmp_path / "right", right)).content_key
+    )
+
+
+def test_read_diagnostics_are_part_of_the_content_key(tmp_path: Path) -> None:
+    plain = write_pack(tmp_path / "plain", {"a.toml": character_toml("A")})
+    with_dangling = write_pack(tmp_path / "dangling", {"a.toml": character_toml("A")})
+    (with_dangling / "b.toml").symlink_to("missing")
+    assert read_pack(plain).content_key != read_pack(with_dangling).content_key
+
+
+# --------------------------------------------------------------------------- fingerprint
+
+
+def test_fingerprint_changes_when_a_file_is_rewritten_with_the_same_size(tmp_path: Path) -> None:
+    pack = write_pack(tmp_path / "p", {"a.toml": character_toml("A")})
+    before = pack_fingerprint(pack)
+    (pack / "a.toml").write_text(character_toml("B"))
+    stamp = os.stat(pack / "a.toml").st_mtime_ns
+    os.utime(pack / "a.toml", ns=(stamp, stamp + 1_000))
+    assert pack_fingerprint(pack) != before
+
+
+def test_fingerprint_follows_symlink_targets(tmp_path: Path) -> None:
+    pack = write_pack(tmp_path / "p", {"shared.txt": "x"})
+    (pack / "a.toml").symlink_to("shared.txt")
+    before = pack_fingerprint(pack)
+    assert before is not None
+    (pack / "shared.txt").write_text("y")
+    stamp = os.stat(pack / "shared.txt").st_mtime_ns
+    os.utime(pack / "shared.txt", ns=(stamp, stamp + 1_000))
+    assert pack_fingerprint(pack) != before
+
+
+def test_fingerprint_is_none_for_a_folder_that_cannot_be_listed(tmp_path: Path) -> None:
+    assert pack_fingerprint(tmp_path / "missing") is None
+
+
+# --------------------------------------------------------------------------- build_registry
+
+
+def test_registry_holds_characters_in_file_name_order(tmp_path: Path) -> None:
+    pack = write_pack(
+        tmp_path / "p",
+        {
+            "b.toml": character_toml("Zed"),
+            "a.toml": character_toml("Amy"),
+            "c.py": character_py("Cy"),
+        },
+    )
+    registry = load_pack(pack, "my-pack")
+    assert list(registry) == ["Amy", "Zed", "Cy"]
+    assert [character.name for character in registry.characters] == ["Amy", "Zed", "Cy"]
+    assert registry.pack == "my-pack"
+    assert registry.total_files == 3
+    assert registry.diagnostics == ()
+
+
+def test_duplicate_character_name_is_chr400_naming_the_first_file(tmp_path: Path) -> None:
+    pack = write_pack(
+        tmp_path / "p",
+        {
+            "a.toml": character_toml("Same", text="first"),
+            "b.toml": character_toml("Same", text="second"),
+        },
+    )
+    registry = load_pack(pack, "p")
+    assert list(registry) == ["Same"]
+    assert registry["Same"].instructions.text == "first"  # type: ignore[union-attr]
+    diagnostic = only(registry.diagnostics, "CHR400")
+    assert diagnostic.path == "b.toml"
+    assert "a.toml" in diagnostic.message
+    assert "'Same'" in diagnostic.message
+
+
+def test_more_characters_than_the_limit_is_chr404(tmp_path: Path) -> None:
+    pack = write_pack(tmp_path / "p", {f"c{i}.toml": character_toml(f"C{i}") for i in range(5)})
+    registry = load_pack(pack, "p", LoadLimits(max_characters_per_pack=3))
+    assert list(registry) == ["C0", "C1", "C2"]
+    diagnostic = only(registry.diagnostics, "CHR404")
+    assert diagnostic.path == PACK_PATH
+    assert "2 files from c3.toml on" in diagnostic.message
+
+
+def test_empty_pack_is_chr402_and_an_empty_registry_is_returned(tmp_path: Path) -> None:
+    pack = write_pack(tmp_path / "p", {"README.md": "nothing here"})
+    registry = load_pack(pack, "p")
+    assert len(registry) == 0
+    assert registry.total_files == 0
+    assert codes(registry.diagnostics) == ["CHR402"]
+    assert registry.diagnostics[0].path == PACK_PATH
+
+
+def test_pack_of_only_bad_files_is_chr402_with_each_file_reported(tmp_path: Path) -> None:
+    pack = write_pack(tmp_path / "p", {"a.toml": "name = [", "b.toml": b"\xff\xfe"})
+    registry = load_pack(pack, "p")
+    assert len(registry) == 0
+    assert set(codes(registry.diagnostics)) == {"CHR200", "CHR002", "CHR402"}
+    assert registry.total_files == 2
+    assert registry.error_count == 3
+
+
+def test_bad_files_are_reported_and_good_ones_still_load(tmp_path: Path) -> None:
+    pack = write_pack(
+        tmp_path / "p",
+        {"a.toml": character_toml("A"), "b.toml": "name = [", "empty.toml": ""},
+    )
+    registry = load_pack(pack, "p")
+    assert list(registry) == ["A"]
+    assert set(codes(registry.diagnostics)) == {"CHR200", "CHR007"}
+    assert registry.total_files == 3
+
+
+def test_total_files_counts_files_that_could_not_be_read(tmp_path: Path) -> None:
+    pack = write_pack(tmp_path / "p", {"a.toml": character_toml("A")})
+    (pack / "gone.toml").symlink_to("missing")
+    registry = load_pack(pack, "p")
+    assert registry.total_files == 2
+    assert registry.loaded_count == 1
+
+
+def test_build_registry_is_pure_over_a_hand_made_snapshot() -> None:
+    snapshot = PackSnapshot(
+        files=(
+            PackFile("b.toml", character_toml("B").encode()),
+            PackFile("a.toml", character_toml("A", good=True).encode()),
+        ),
+        diagnostics=(),
+        content_key="ab" * 32,
+    )
+    first = build_registry(snapshot, "made", DEFAULT_LIMITS)
+    second = build_registry(snapshot, "made", DEFAULT_LIMITS)
+    assert list(first) == ["A", "B"]
+    assert first is not second
+    assert first.characters == second.characters
+    assert first.content_key == "ab" * 32
+    assert first.version == "ab" * 6
