@@ -285,6 +285,30 @@ def test_fifo_named_like_a_character_file_is_chr003_and_does_not_block(tmp_path:
     assert "not a regular file" in diagnostic.message
 
 
+def test_file_name_that_is_not_utf8_is_chr003_with_its_bytes_escaped(tmp_path: Path) -> None:
+    pack = write_pack(tmp_path / "p", {"a.toml": character_toml("A")})
+    with open(os.path.join(os.fsencode(pack), b"bad\xff.toml"), "wb") as bad:
+        bad.write(character_toml("Bad").encode())
+    snapshot = read_pack(pack)
+    assert [pack_file.name for pack_file in snapshot.files] == ["a.toml"]
+    diagnostic = only(snapshot.diagnostics, "CHR003")
+    assert diagnostic.path == "bad\\xff.toml"
+    assert "not valid UTF-8" in diagnostic.message
+    str(diagnostic).encode("utf-8")
+
+
+def test_symlink_loop_is_chr003(tmp_path: Path) -> None:
+    pack = write_pack(tmp_path / "p", {"a.toml": character_toml("A")})
+    (pack / "loop.toml").symlink_to("loop2.toml")
+    (pack / "loop2.toml").symlink_to("loop.toml")
+    snapshot = read_pack(pack)
+    assert [pack_file.name for pack_file in snapshot.files] == ["a.toml"]
+    assert [d.path for d in snapshot.diagnostics if d.code == "CHR003"] == [
+        "loop.toml",
+        "loop2.toml",
+    ]
+
+
 def test_more_files_than_the_limit_is_chr403_and_nothing_is_read(tmp_path: Path) -> None:
     pack = write_pack(tmp_path / "p", {f"c{i}.toml": character_toml(f"C{i}") for i in range(4)})
     snapshot = read_pack(pack, LoadLimits(max_files_per_pack=3))

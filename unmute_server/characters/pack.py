@@ -213,8 +213,6 @@ def _reason(error: OSError) -> str:
     """An OS error's reason without its file name (which would be a server path)."""
     if isinstance(error, _NotRegularFileError):
         return "it is not a regular file"
-    if error.errno == errno.ELOOP:
-        return "it was replaced by a symlink while the pack was read"
     return error.strerror or type(error).__name__
 
 
@@ -238,6 +236,7 @@ def _list_candidates(
     early). Raises ``OSError`` if the folder cannot be listed.
     """
     by_name: dict[str, os.DirEntry[str]] = {}
+    undecodable: list[Diagnostic] = []
     # More raw entries than this means more stems than the limit, whatever pairs up.
     raw_cap = 2 * limits.max_files_per_pack
     with os.scandir(pack_dir) as entries:
@@ -251,10 +250,13 @@ def _list_candidates(
             # Sub-folders are not searched, whatever they are called.
             if entry.is_dir(follow_symlinks=False):
                 continue
+            if not _is_utf8(name):
+                undecodable.append(_bad_name(name))
+                continue
             by_name[name] = entry
             if len(by_name) > raw_cap:
                 break
-    warnings: list[Diagnostic] = []
+    warnings = undecodable
     candidates: list[_Candidate] = []
     for name in sorted(by_name):
         if name.endswith(".py") and name[: -len(".py")] + ".toml" in by_name:
@@ -271,6 +273,21 @@ def _list_candidates(
             continue
         candidates.append(_Candidate(name, by_name[name]))
     return candidates, warnings, len(candidates)
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a listed file name was valid UTF-8 (Python keeps other bytes as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _bad_name(name: str) -> Diagnostic:
+    """CHR003 for a file name that is not UTF-8, shown with its bad bytes escaped."""
+    shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return Diagnostic(shown, 0, 0, "CHR003", f"file name {shown!r} is not valid UTF-8; rename it")
 
 
 def _content_key(files: Iterable[PackFile], diagnostics: Iterable[Diagnostic]) -> str:
