@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import tomli_w
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from unmute_server.characters.diagnostics import Diagnostic
 from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
@@ -138,6 +140,43 @@ def test_hostile_pack_names_are_invalid_and_messages_hold_no_server_path(
     assert str(packs_root) not in caught.value.message
     assert str(caught.value) == caught.value.message
     assert len(caught.value.message) < 200
+
+
+@pytest.fixture(scope="module")
+def shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One packs root for every hypothesis example, with an alias and two escaping links."""
+    base = tmp_path_factory.mktemp("hypothesis")
+    root = base / "packs"
+    (root / "default").mkdir(parents=True)
+    (base / "outside").mkdir()
+    (root / "alias").symlink_to("default")
+    (root / "escape").symlink_to(base / "outside")
+    (root / "self").symlink_to(root)
+    return root
+
+
+@settings(max_examples=300)
+@given(
+    name=st.one_of(
+        st.text(max_size=140),
+        st.text(alphabet="./\\\x00~:aA0-_ ", max_size=12),
+        st.sampled_from(["default", "alias", "escape", "self", "..", "default/..", "./default"]),
+    )
+)
+def test_any_name_resolves_directly_under_the_root_or_is_refused(
+    shared_root: Path, name: str
+) -> None:
+    outcome: Path | PackNameError
+    try:
+        outcome = resolve_pack(shared_root, name)
+    except PackNameError as error:
+        outcome = error
+    if isinstance(outcome, PackNameError):
+        assert isinstance(outcome.problem, PackNameProblem)
+        assert str(shared_root) not in outcome.message
+    else:
+        assert outcome.parent == shared_root.resolve()
+        assert outcome.is_dir()
 
 
 def test_pack_name_of_128_characters_is_allowed_and_then_looked_up(packs_root: Path) -> None:
