@@ -1,17 +1,240 @@
-"""``unmute-server lint``: scaffolding until the module is written (its owner replaces this file)."""
+"""``unmute-server lint PATH... [--format text|json|github] [--strict]``: check character files.
+
+Each PATH is a pack folder (every character file in it, read and checked the way the server
+loads it, including pack-level checks such as duplicate names) or a single ``.py`` / ``.toml``
+character file (as a pre-commit hook passes them). Diagnostic paths are PATH joined with the
+file's name in the pack, so they can be clicked as printed.
+
+Exit codes (DESIGN 7): 0 no errors (warnings alone pass unless ``--strict``), 1 problems
+found, 2 usage or I/O error (a PATH that does not exist, cannot be read, or is neither a pack
+folder nor a character file). When some PATHs are unusable the others are still checked.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from unmute_server.characters.charfile import CHARACTER_SUFFIXES, parse_character_file
+from unmute_server.characters.diagnostics import Diagnostic
+from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
+from unmute_server.characters.pack import PACK_PATH, build_registry, read_pack
+from unmute_server.lint_report import (
+    FORMATS,
+    LintSummary,
+    format_github,
+    format_json,
+    format_text,
+    summary_line,
+)
+
+EXIT_CLEAN = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+#: Pack-level codes that mean the PATH itself could not be read: an I/O error, exit 2.
+_IO_CODES = frozenset({"CHR406"})
 
 
 def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser("lint", help="(not built yet)")
+    parser = subparsers.add_parser(
+        "lint",
+        help="check character packs or files and report every problem with its position",
+        description=(
+            "Check each PATH, a pack folder or a single .py/.toml character file, exactly as "
+            "the server would load it. Exit 0 no errors, 1 problems found, 2 usage or I/O "
+            "error."
+        ),
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="a pack folder or character file")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text (path:line:col: CODE message), json, or github (workflow annotations)",
+    )
+    parser.add_argument("--strict", action="store_true", help="treat warnings as problems (exit 1)")
     parser.set_defaults(run=_run)
 
 
+@dataclass(frozen=True, slots=True)
+class LintResult:
+    """Everything one lint run found, ready for any of the views in ``lint_report``."""
+
+    diagnostics: tuple[Diagnostic, ...]
+    summary: LintSummary
+    usage_errors: tuple[str, ...]
+
+    def exit_code(self, *, strict: bool = False) -> int:
+        if self.usage_errors:
+            return EXIT_USAGE
+        if self.summary.errors or (strict and self.summary.warnings):
+            return EXIT_PROBLEMS
+        return EXIT_CLEAN
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    diagnostics: tuple[Diagnostic, ...] = ()
+    files: int = 0
+    characters: int = 0
+    usage_error: str | None = None
+
+
 def _run(args: argparse.Namespace) -> int:
-    print("unmute-server lint: not built yet", file=sys.stderr)
-    return 2
+    result = lint_paths(args.paths)
+    for message in result.usage_errors:
+        print(f"unmute-server lint: {message}", file=sys.stderr)
+    if args.format == "json":
+        sys.stdout.write(format_json(result.diagnostics, result.summary))
+    elif args.format == "github":
+        sys.stdout.write(format_github(result.diagnostics))
+        print(summary_line(result.summary), file=sys.stderr)
+    else:
+        sys.stdout.write(format_text(result.diagnostics))
+        print(summary_line(result.summary), file=sys.stderr)
+    return result.exit_code(strict=args.strict)
+
+
+def lint_paths(paths: Sequence[str], limits: LoadLimits = DEFAULT_LIMITS) -> LintResult:
+    """Lint every PATH once: a folder named twice, or a file inside a folder also named, is
+    checked once, so a pack's files are read and parsed a single time per run."""
+    folders: dict[str, str] = {}  # real path -> PATH as given
+    files: dict[str, str] = {}
+    order: list[tuple[str, str]] = []  # ("pack" | "file" | "bad", PATH)
+    for shown in paths:
+        path = Path(shown)
+        real = os.path.realpath(shown)
+        if path.is_dir():
+            if real not in folders:
+                folders[real] = shown
+                order.append(("pack", shown))
+        elif real not in files:
+            files[real] = shown
+            order.append(("file", shown))
+    checked: list[_Checked] = []
+    for kind, shown in order:
+        if kind == "pack":
+            checked.append(lint_pack(shown, limits))
+        elif os.path.dirname(os.path.realpath(shown)) not in folders:
+            checked.append(lint_file(shown, limits))
+    diagnostics = tuple(d for one in checked for d in one.diagnostics)
+    summary = LintSummary.of(
+        diagnostics,
+        files=sum(one.files for one in checked),
+        characters=sum(one.characters for one in checked),
+    )
+    usage_errors = tuple(one.usage_error for one in checked if one.usage_error is not None)
+    return LintResult(diagnostics, summary, usage_errors)
+
+
+def shown_path(target: str, relative: str) -> str:
+    """Where the user finds ``relative`` (a pack file name, or ``.`` for the pack itself)."""
+    if relative == PACK_PATH:
+        return target.rstrip("/\\") or target
+    return os.path.join(target, relative)
+
+
+def _sort_key(diagnostic: Diagnostic) -> tuple[bool, str, int, int, str]:
+    return (
+        diagnostic.path == PACK_PATH,
+        diagnostic.path,
+        diagnostic.line,
+        diagnostic.col,
+        diagnostic.code,
+    )
+
+
+def lint_pack(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> _Checked:
+    """Read the pack once and build its registry once, as the server would."""
+    folder = Path(shown)
+    snapshot = read_pack(folder, limits)
+    if not snapshot.files and not snapshot.diagnostics:
+        return _Checked(usage_error=_not_a_pack(shown, folder))
+    registry = build_registry(snapshot, folder.resolve().name, limits)
+    found = sorted(registry.diagnostics, key=_sort_key)
+    diagnostics = tuple(
+        Diagnostic(shown_path(shown, d.path), d.line, d.col, d.code, d.message) for d in found
+    )
+    io_error = next((d for d in diagnostics if d.code in _IO_CODES), None)
+    shadowed = sum(1 for d in found if d.code == "CHR401")
+    return _Checked(
+        diagnostics,
+        files=registry.total_files + shadowed,
+        characters=len(registry),
+        usage_error=None if io_error is None else f"cannot read {shown}: {io_error.message}",
+    )
+
+
+def _not_a_pack(shown: str, folder: Path) -> str:
+    """Why a folder with no character files is refused, with a hint if it is a packs root."""
+    message = f"{shown} is not a pack: it holds no .py or .toml character files"
+    try:
+        packs = [
+            entry.name
+            for entry in os.scandir(folder)
+            if entry.is_dir()
+            and any(child.suffix in CHARACTER_SUFFIXES for child in Path(entry.path).iterdir())
+        ]
+    except OSError:
+        return message
+    if packs:
+        message += (
+            f"; its sub-folders look like packs, try: unmute-server lint {shown.rstrip('/')}/*/"
+        )
+    return message
+
+
+def lint_file(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> _Checked:
+    """Check one character file as the pack loader would, sidecar rule included."""
+    path = Path(shown)
+    if not path.name.endswith(CHARACTER_SUFFIXES):
+        if not os.path.lexists(shown):
+            return _Checked(usage_error=f"{shown} does not exist")
+        return _Checked(
+            usage_error=f"{shown} is neither a pack folder nor a .py or .toml character file"
+        )
+    if path.suffix == ".py" and path.with_suffix(".toml").is_file():
+        sidecar = path.with_suffix(".toml").name
+        return _Checked(
+            (
+                Diagnostic(
+                    shown,
+                    0,
+                    0,
+                    "CHR401",
+                    f"{path.name} is shadowed by {sidecar} and is not read; edit {sidecar} instead",
+                ),
+            ),
+            files=1,
+        )
+    try:
+        data = _read_regular(path, limits.max_file_bytes)
+    except FileNotFoundError:
+        return _Checked(usage_error=f"{shown} does not exist")
+    except OSError as error:
+        return _Checked(usage_error=f"cannot read {shown}: {error.strerror or error}")
+    result = parse_character_file(shown, data, limits)
+    return _Checked(
+        tuple(sorted(result.diagnostics, key=_sort_key)),
+        files=1,
+        characters=0 if result.character is None else 1,
+    )
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes (enough for the size check) of a regular file.
+
+    A FIFO or device named on the command line would block or misbehave if opened, so the
+    type is checked first.
+    """
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise OSError(0, "not a regular file")
+    with path.open("rb") as stream:
+        return stream.read(limit + 1)
