@@ -1,17 +1,161 @@
-"""``unmute-server show``: scaffolding until the module is written (its owner replaces this file)."""
+"""``unmute-server show PACK NAME``: print the system prompt a character produces.
+
+The prompt is rendered exactly as a session would render it, from a context built here from
+the flags (``--seed``, ``--language``, ``--timezone``, ``--now``, ``--headline``), so an author
+can reproduce what a given session saw. Exit 0 printed, 2 for an unknown pack or character
+(the message lists the known names and the closest match) or a bad flag value.
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import sys
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from unmute_server.characters.pack import PackNameError, load_pack, resolve_pack
+from unmute_server.characters.prompts import PromptContext, render_system_prompt
+
+EXIT_SHOWN = 0
+EXIT_USAGE = 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser("show", help="(not built yet)")
+    parser = subparsers.add_parser(
+        "show",
+        help="print the system prompt a character produces",
+        description=(
+            "Load pack PACK from the packs root and print the system prompt of the character "
+            "named NAME, rendered for the given seed, language, time zone and time. "
+            "Exit 0 printed, 2 unknown pack or character, or a bad option value."
+        ),
+    )
+    parser.add_argument("pack", metavar="PACK", help="a pack folder name under the packs root")
+    parser.add_argument("name", metavar="NAME", help="the character's name (its `name` field)")
+    parser.add_argument(
+        "--packs-root",
+        default="character_packs",
+        metavar="DIR",
+        help="folder holding the packs (default: character_packs)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="the session seed for seeded choices (default: 0)"
+    )
+    parser.add_argument(
+        "--language",
+        default="en",
+        metavar="CODE",
+        help="session language code such as en or en/fr, used when the character sets none",
+    )
+    parser.add_argument(
+        "--timezone",
+        default="UTC",
+        metavar="ZONE",
+        help="IANA time zone name, e.g. Europe/Paris (default: UTC)",
+    )
+    parser.add_argument(
+        "--now",
+        metavar="ISO",
+        help="the moment to render for, e.g. 2026-11-24T14:05 (default: the current time); "
+        "a time without an offset is read in --timezone",
+    )
+    parser.add_argument(
+        "--headline",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="a news headline for news characters; repeat for more",
+    )
     parser.set_defaults(run=_run)
 
 
+class _UsageError(Exception):
+    """A flag or name the user must change; the message says how."""
+
+
 def _run(args: argparse.Namespace) -> int:
-    print("unmute-server show: not built yet", file=sys.stderr)
-    return 2
+    try:
+        context = _context(args)
+        prompt = show(Path(args.packs_root), args.pack, args.name, context)
+    except _UsageError as error:
+        print(f"unmute-server show: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(prompt + "\n")
+    return EXIT_SHOWN
+
+
+def _context(args: argparse.Namespace) -> PromptContext:
+    try:
+        zone = ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise _UsageError(
+            f"unknown time zone {args.timezone!r}; use an IANA name such as Europe/Paris"
+        ) from error
+    if args.now is None:
+        now = datetime.now(zone)
+    else:
+        try:
+            parsed = datetime.fromisoformat(args.now)
+        except ValueError as error:
+            raise _UsageError(
+                f"--now {args.now!r} is not an ISO 8601 time such as 2026-11-24T14:05"
+            ) from error
+        now = parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed.astimezone(zone)
+    try:
+        return PromptContext(
+            now=now,
+            timezone=args.timezone,
+            seed=args.seed,
+            language=args.language,
+            news_headlines=tuple(args.headline),
+        )
+    except (TypeError, ValueError) as error:
+        raise _UsageError(str(error).replace("PromptContext.language", "--language")) from error
+
+
+def show(packs_root: Path, pack: str, name: str, context: PromptContext) -> str:
+    """The prompt of character ``name`` in pack ``pack``; ``_UsageError`` says what is wrong."""
+    try:
+        pack_dir = resolve_pack(packs_root, pack)
+    except PackNameError as error:
+        raise _UsageError(_unknown_pack(packs_root, pack, error.message)) from error
+    registry = load_pack(pack_dir, pack)
+    character = registry.get(name)
+    if character is None:
+        message = f"pack {pack!r} has no character named {name!r}"
+        message += _choices(name, list(registry), "characters")
+        if registry.error_count:
+            message += (
+                f"\nsome files of the pack have errors; run: unmute-server lint "
+                f"{os.path.join(str(packs_root), pack)}"
+            )
+        raise _UsageError(message)
+    return render_system_prompt(character, context)
+
+
+def _unknown_pack(packs_root: Path, pack: str, reason: str) -> str:
+    try:
+        known = sorted(
+            entry.name
+            for entry in os.scandir(packs_root)
+            if entry.is_dir() and not entry.name.startswith(".")
+        )
+    except OSError:
+        return f"{reason}; the packs root {packs_root} cannot be read (see --packs-root)"
+    return reason + _choices(pack, known, "packs")
+
+
+def _choices(wanted: str, known: Iterable[str], noun: str) -> str:
+    """``; did you mean 'Nova'?`` and the list of known names, for an error message."""
+    names = list(known)
+    if not names:
+        return f"; there are no {noun}"
+    by_folded = {name.casefold(): name for name in names}
+    close = difflib.get_close_matches(wanted.casefold(), list(by_folded), n=1, cutoff=0.6)
+    hint = f"; did you mean {by_folded[close[0]]!r}?" if close else ""
+    return f"{hint}\nknown {noun}: {', '.join(repr(name) for name in names)}"
