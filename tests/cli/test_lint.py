@@ -1,0 +1,358 @@
+"""``unmute-server lint``: exact output in all three formats, exit codes, and reading once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from unmute_server.cli import main
+from unmute_server.cli.lint import lint_paths
+
+REPO = Path(__file__).parents[2]
+
+GOOD = """\
+name = "Nova"
+
+[voice]
+source_type = "file"
+path_on_server = "voices/nova.wav"
+
+[instructions]
+type = "smalltalk"
+"""
+
+BAD = """\
+name = "Bad"
+good = "yes"
+
+[voice]
+source_type = "file"
+path_on_server = "voices/bad.wav"
+
+[instructions]
+type = "template"
+text = "Hello {nmae}"
+"""
+
+#: Defines "Nova" again: a pack-level problem reported on the later file, at 0:0.
+TWIN = """\
+name = "Nova"
+
+[voice]
+source_type = "file"
+path_on_server = "voices/twin.wav"
+
+[instructions]
+type = "news"
+"""
+
+CLEAN_PYTHON = textwrap.dedent(
+    '''\
+    """Pip: a restricted Python character file."""
+    CHARACTER_NAME = "Pip"
+    VOICE_SOURCE = {"source_type": "file", "path_on_server": "voices/pip.wav"}
+    INSTRUCTIONS = {"type": "guess_animal"}
+    '''
+)
+
+#: Would leave a marker file behind if anything ever ran it.
+LEGACY_PYTHON = textwrap.dedent(
+    """\
+    import pathlib
+    pathlib.Path("ran.marker").write_text("executed")
+
+    CHARACTER_NAME = "Pip"
+
+
+    class PromptGenerator:
+        pass
+    """
+)
+
+BAD_TEXT = (
+    "pack/bad.toml:2:1: CHR301 'good': Input should be a valid boolean\n"
+    "pack/bad.toml:10:1: CHR302 'instructions.text': unknown placeholder {nmae}; "
+    "known: date, language, language_name, name, time, timezone, weekday\n"
+    "pack/twin.toml:0:0: CHR400 character 'Nova' is already defined in good.toml; "
+    "this file is not loaded\n"
+)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def bad_pack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``pack/``: a clean file, two errors in one file, a duplicate name; cwd is its parent."""
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "pack" / "good.toml", GOOD)
+    _write(tmp_path / "pack" / "bad.toml", BAD)
+    _write(tmp_path / "pack" / "twin.toml", TWIN)
+    return tmp_path / "pack"
+
+
+@pytest.fixture
+def clean_pack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "clean" / "nova.toml", GOOD)
+    _write(tmp_path / "clean" / "pip.py", CLEAN_PYTHON)
+    return tmp_path / "clean"
+
+
+def test_clean_pack_exits_0_with_only_the_summary(
+    clean_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", "clean"]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "checked 2 files (2 characters): no problems\n"
+
+
+def test_text_format_prints_path_line_col_code_message_per_problem(
+    bad_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", "pack"]) == 1
+    out, err = capsys.readouterr()
+    assert out == BAD_TEXT
+    assert err == "checked 3 files (1 character): 3 errors, 0 warnings\n"
+
+
+def test_paths_are_the_given_path_joined_with_the_file_name(
+    bad_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", "./pack/"]) == 1
+    out, _ = capsys.readouterr()
+    assert (
+        out.splitlines()[0] == "./pack/bad.toml:2:1: CHR301 'good': Input should be a valid boolean"
+    )
+
+
+def test_json_format_is_one_document_with_every_field_and_a_summary(
+    bad_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", "--format", "json", "pack"]) == 1
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert json.loads(out) == {
+        "diagnostics": [
+            {
+                "path": "pack/bad.toml",
+                "line": 2,
+                "col": 1,
+                "code": "CHR301",
+                "severity": "error",
+                "message": "'good': Input should be a valid boolean",
+            },
+            {
+                "path": "pack/bad.toml",
+                "line": 10,
+                "col": 1,
+                "code": "CHR302",
+                "severity": "error",
+                "message": "'instructions.text': unknown placeholder {nmae}; "
+                "known: date, language, language_name, name, time, timezone, weekday",
+            },
+            {
+                "path": "pack/twin.toml",
+                "line": 0,
+                "col": 0,
+                "code": "CHR400",
+                "severity": "error",
+                "message": "character 'Nova' is already defined in good.toml; "
+                "this file is not loaded",
+            },
+        ],
+        "summary": {"files": 3, "characters": 1, "errors": 3, "warnings": 0},
+    }
+
+
+def test_github_format_annotates_and_leaves_out_line_0(
+    bad_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", "--format", "github", "pack"]) == 1
+    out, err = capsys.readouterr()
+    assert out == (
+        "::error file=pack/bad.toml,line=2,col=1,title=CHR301::"
+        "'good': Input should be a valid boolean\n"
+        "::error file=pack/bad.toml,line=10,col=1,title=CHR302::"
+        "'instructions.text': unknown placeholder {nmae}; "
+        "known: date, language, language_name, name, time, timezone, weekday\n"
+        "::error file=pack/twin.toml,title=CHR400::"
+        "character 'Nova' is already defined in good.toml; this file is not loaded\n"
+    )
+    assert err == "checked 3 files (1 character): 3 errors, 0 warnings\n"
+
+
+def test_github_format_escapes_percent_newline_comma_and_colon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    # A quoted key may hold anything, and the unknown-field message repeats it.
+    _write(
+        tmp_path / "odd,dir:1" / "c.toml",
+        'name = "C"\n"100%\\r\\nx" = 1\n[voice]\nsource_type = "file"\n'
+        'path_on_server = "v.wav"\n[instructions]\ntype = "news"\n',
+    )
+    assert main(["lint", "--format", "github", "odd,dir:1"]) == 1
+    out, _ = capsys.readouterr()
+    assert out == (
+        "::error file=odd%2Cdir%3A1/c.toml,line=2,col=1,title=CHR303::"
+        "unknown field '100%25%0D%0Ax'; allowed: name, good, comment, voice, instructions\n"
+        "::error file=odd%2Cdir%3A1,title=CHR402::pack has no valid characters\n"
+    )
+
+
+def test_a_single_file_is_checked_with_its_path_as_given(
+    bad_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", "pack/bad.toml"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "".join(BAD_TEXT.splitlines(keepends=True)[:2])
+    assert err == "checked 1 file (0 characters): 2 errors, 0 warnings\n"
+
+
+def test_single_good_files_of_both_forms_exit_0(
+    clean_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", "clean/nova.toml", "clean/pip.py"]) == 0
+    assert capsys.readouterr() == ("", "checked 2 files (2 characters): no problems\n")
+
+
+def test_shadowed_python_is_a_warning_exit_0_and_1_when_strict(
+    clean_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(clean_pack / "nova.py", LEGACY_PYTHON)
+    expected = (
+        "clean/nova.py:0:0: CHR401 nova.py is shadowed by nova.toml and is not read; "
+        "edit nova.toml instead\n"
+    )
+    assert main(["lint", "clean"]) == 0
+    assert capsys.readouterr() == (
+        expected,
+        "checked 3 files (2 characters): 0 errors, 1 warning\n",
+    )
+    assert main(["lint", "--strict", "clean"]) == 1
+    assert capsys.readouterr().out == expected
+    assert not (clean_pack.parent / "ran.marker").exists()
+
+
+def test_a_legacy_python_file_given_alone_beside_its_sidecar_is_only_reported_shadowed(
+    clean_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(clean_pack / "nova.py", LEGACY_PYTHON)
+    assert main(["lint", "clean/nova.py"]) == 0
+    assert capsys.readouterr().out == (
+        "clean/nova.py:0:0: CHR401 nova.py is shadowed by nova.toml and is not read; "
+        "edit nova.toml instead\n"
+    )
+    assert not (clean_pack.parent / "ran.marker").exists()
+
+
+def test_a_legacy_python_file_without_a_sidecar_is_an_error_and_never_runs(
+    clean_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(clean_pack / "legacy.py", LEGACY_PYTHON)
+    assert main(["lint", "clean/legacy.py"]) == 1
+    out, _ = capsys.readouterr()
+    assert out.startswith("clean/legacy.py:1:1: CHR102 ")
+    assert "CHR103" in out
+    assert not (clean_pack.parent / "ran.marker").exists()
+
+
+def test_missing_path_exits_2_but_the_other_paths_are_still_checked(
+    bad_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", "nowhere", "pack", "gone.toml"]) == 2
+    out, err = capsys.readouterr()
+    assert out == BAD_TEXT
+    assert err == (
+        "unmute-server lint: nowhere does not exist\n"
+        "unmute-server lint: gone.toml does not exist\n"
+        "checked 3 files (1 character): 3 errors, 0 warnings\n"
+    )
+
+
+def test_a_file_that_is_not_a_character_file_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "README.md", "# notes\n")
+    assert main(["lint", "README.md"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "unmute-server lint: README.md is neither a pack folder nor a .py or .toml character file\n"
+    )
+
+
+def test_a_folder_without_character_files_exits_2_and_suggests_its_packs(
+    clean_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", "."]) == 2
+    assert capsys.readouterr().err.startswith(
+        "unmute-server lint: . is not a pack: it holds no .py or .toml character files; "
+        "its sub-folders look like packs, try: unmute-server lint ./*/\n"
+    )
+
+
+def test_a_path_that_is_not_a_regular_file_exits_2_without_blocking(
+    clean_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os.mkfifo(clean_pack / "pipe.toml")
+    assert main(["lint", "clean/pipe.toml"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "unmute-server lint: cannot read clean/pipe.toml: not a regular file\n"
+    )
+
+
+def test_a_pack_named_twice_or_with_one_of_its_files_is_checked_once(
+    bad_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", "pack", "pack/", "pack/bad.toml"]) == 1
+    out, err = capsys.readouterr()
+    assert out == BAD_TEXT
+    assert err == "checked 3 files (1 character): 3 errors, 0 warnings\n"
+
+
+def test_json_output_stays_one_document_when_a_path_is_missing(
+    clean_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", "--format", "json", "clean", "nowhere"]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["summary"] == {"files": 2, "characters": 2, "errors": 0, "warnings": 0}
+    assert err == "unmute-server lint: nowhere does not exist\n"
+
+
+def test_lint_paths_returns_the_records_the_views_format(bad_pack: Path) -> None:
+    result = lint_paths(["pack"])
+    assert [str(d) for d in result.diagnostics] == BAD_TEXT.splitlines()
+    assert result.exit_code() == 1
+    assert result.usage_errors == ()
+
+
+def test_bundled_packs_lint_clean_in_a_real_process() -> None:
+    packs = sorted(
+        str(path.relative_to(REPO)) + "/"
+        for path in (REPO / "character_packs").iterdir()
+        if path.is_dir()
+    )
+    completed = subprocess.run(
+        [sys.executable, "-m", "unmute_server", "lint", *packs],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.stdout == (
+        "character_packs/examples/quiz_night.py:0:0: CHR401 quiz_night.py is shadowed by "
+        "quiz_night.toml and is not read; edit quiz_night.toml instead\n"
+    )
+    assert completed.stderr.endswith(": 0 errors, 1 warning\n")
