@@ -25,7 +25,7 @@ from unmute_server.characters.model import (
     UnmuteExplanationInstructions,
 )
 from unmute_server.characters.tomlfile import read_toml
-from unmute_server.characters.tomlwrite import TomlWriteError, character_to_toml
+from unmute_server.characters.tomlwrite import WRAP_WIDTH, TomlWriteError, character_to_toml
 from unmute_server.characters.validate import validate_document
 
 
@@ -81,6 +81,18 @@ def test_text_with_line_breaks_is_a_multiline_string() -> None:
     assert _read_back(text) == character
 
 
+def test_long_one_line_text_is_wrapped_without_changing_it() -> None:
+    prompt = " ".join(f"word{number}" for number in range(60)) + '  two  spaces, a "quote"\\'
+    character = _character(instructions={"type": "constant", "text": prompt})
+    text = character_to_toml(character)
+    assert 'text = """\nword0 word1 ' in text
+    body = text.split('text = """\n')[1].split('"""')[0]
+    assert all(len(line) <= WRAP_WIDTH + 1 for line in body.splitlines())
+    assert len(body.splitlines()) > 3
+    assert all(line.endswith(" \\") for line in body.splitlines()[:-1])
+    assert _read_back(text) == character
+
+
 def test_crlf_in_a_text_is_kept_by_falling_back_to_escapes() -> None:
     character = _character(instructions={"type": "constant", "text": "one\r\ntwo\nthree"})
     text = character_to_toml(character)
@@ -115,8 +127,14 @@ def test_multiline_schema_reference_is_refused() -> None:
 # --- round trip ---------------------------------------------------------------------------
 
 _CHARS = st.characters(codec="utf-8")  # anything but a surrogate
-_texts = st.text(alphabet=_CHARS, max_size=120)
-_nonempty = st.text(alphabet=_CHARS, min_size=1, max_size=120)
+#: Long texts made of words, so wrapping (which breaks only after a space) has work to do.
+_prose = st.lists(
+    st.text(alphabet=_CHARS, max_size=12) | st.sampled_from([" ", "\t", '"', "\\"]),
+    min_size=20,
+    max_size=80,
+).map(" ".join)
+_texts = st.text(alphabet=_CHARS, max_size=120) | _prose
+_nonempty = st.text(alphabet=_CHARS, min_size=1, max_size=120) | _prose.filter(bool)
 _maybe_text = st.none() | _texts
 _names = st.text(
     alphabet=st.characters(categories=("L", "M", "N", "P", "S"), include_characters=" "),

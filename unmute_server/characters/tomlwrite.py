@@ -7,12 +7,23 @@ TOML cannot say exactly is refused here rather than silently changed: TOML has n
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Mapping
+from typing import Any
 
 import tomli_w
 
 from unmute_server.characters.document import FieldPath
 from unmute_server.characters.model import Character
+
+#: One-line strings longer than this are wrapped to lines of about this many characters.
+WRAP_WIDTH = 88
+
+#: A string that ``tomli-w`` would write on one line (no line break of any kind).
+_ONE_LINE = re.compile(r"[^\n\r]*")
+#: Where a wrapped line may end: after a space, before a character that is not whitespace.
+_BREAK = re.compile(r"(?<= )(?=[^ \t])")
 
 
 class TomlWriteError(ValueError):
@@ -41,12 +52,65 @@ def character_to_toml(character: Character, schema_comment: str | None = None) -
             raise TomlWriteError(path, f"'{where}' is None, and TOML has no null value")
         if isinstance(value, str) and "\r\n" in value:
             multiline = False
+    data, wrapped = _wrap_long_strings(data)
     text = tomli_w.dumps(data, multiline_strings=multiline)
+    for placeholder, replacement in wrapped.items():
+        quoted = f'"{placeholder}"'
+        if text.count(quoted) != 1:  # cannot happen: the placeholder is a fresh random token
+            raise AssertionError("placeholder for a wrapped string was not written once")
+        text = text.replace(quoted, replacement)
     if schema_comment is not None:
         if "\n" in schema_comment or "\r" in schema_comment:
             raise ValueError("a schema reference must be one line")
         text = f"#:schema {schema_comment}\n{text}"
     return text
+
+
+def _wrap_long_strings(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Swap each long one-line string value of a table for a placeholder and its wrapped form.
+
+    ``tomli-w`` writes a 400-character prompt as one 400-character line; an author editing the
+    sidecar wants it wrapped. TOML's line-ending backslash allows that without changing the
+    value, so the string is written by :func:`_wrapped` and put where its placeholder is.
+    """
+    token = secrets.token_hex(8)
+    wrapped: dict[str, str] = {}
+
+    def visit(table: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in table.items():
+            if isinstance(value, dict):
+                result[key] = visit(value)
+            elif isinstance(value, str) and len(value) > WRAP_WIDTH and _ONE_LINE.fullmatch(value):
+                placeholder = f"unmute-wrapped-{token}-{len(wrapped)}"
+                wrapped[placeholder] = _wrapped(value)
+                result[key] = placeholder
+            else:
+                result[key] = value
+        return result
+
+    return visit(data), wrapped
+
+
+def _wrapped(value: str) -> str:
+    """``value`` as a multi-line basic string, broken after spaces with line-ending backslashes.
+
+    The escaped body is the one ``tomli-w`` writes for a one-line string, so every character
+    is escaped exactly as there. A line ending in a backslash drops the line break and the
+    whitespace that starts the next line, so breaks go only after a space and before a
+    character that is not whitespace, and the spaces stay part of the value.
+    """
+    body = tomli_w.dumps({"k": value}).removeprefix('k = "').removesuffix('"\n')
+    words = _BREAK.split(body)
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        if current and len(current) + len(word) > WRAP_WIDTH:
+            lines.append(current)
+            current = ""
+        current += word
+    lines.append(current)
+    return '"""\n' + "\\\n".join(lines) + '"""'
 
 
 def _leaves(data: Mapping[str, object]) -> list[tuple[FieldPath, object]]:

@@ -28,6 +28,7 @@ from unmute_server.characters.model import (
     CHARACTER_FIELDS,
     INSTRUCTION_TYPES,
     Character,
+    field_to_python_name,
     python_name_to_field,
 )
 from unmute_server.characters.pyfile import read_python
@@ -183,7 +184,7 @@ def _salvage(shown: str, text: str, document: RawDocument) -> Character | None:
         found = [diagnostic for diagnostic in errors if diagnostic.line in statement.lines]
         if statement.field is None:
             note = f"{_where(shown, text, node)}: {_summary(text, node)}"
-            hints = [d.message for d in found if d.code == "CHR109"]
+            hints = [d.message for d in found if "did you mean" in d.message]
             dropped.append(f"{note}; {hints[0]}" if hints else note)
             continue
         if not found and statement.field in document.fields:
@@ -257,8 +258,10 @@ def _classify(node: ast.stmt) -> _Statement:
         isinstance(node, ast.AnnAssign) and node.value is not None
     )
     name = _target_name(node) if single_target else "?"
-    if name.isupper() and python_name_to_field(name) in CHARACTER_FIELDS:
-        return _Statement(node, python_name_to_field(name))
+    field = python_name_to_field(name)
+    # Only the one spelling the reader accepts (CHARACTER_NAME, not NAME) assigns a field.
+    if field in CHARACTER_FIELDS and field_to_python_name(field) == name:
+        return _Statement(node, field)
     return _Statement(node, None)
 
 
