@@ -1,17 +1,126 @@
-"""``unmute-server serve``: scaffolding until the module is written (its owner replaces this file)."""
+"""``unmute-server serve``: run the session server until SIGINT or SIGTERM.
+
+Settings come from ``UNMUTE_*`` environment variables, with flags winning (this is the one
+place the server reads ``os.environ``). Bad values and a default pack without a valid
+character are reported before anything binds, with exit code 2. Once listening, one line
+``unmute-server listening on http://HOST:PORT`` names the port actually bound, so
+``--port 0`` is usable by scripts and benchmarks.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import os
+import signal
 import sys
+from collections.abc import Mapping
 from typing import Any
+
+from aiohttp import web
+
+from unmute_server.app import StartupError, create_app
+from unmute_server.settings import OPTIONS, Settings, SettingsError
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser("serve", help="(not built yet)")
-    parser.set_defaults(run=_run)
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve voice sessions over WebSocket",
+        description=(
+            "Serve /v1/realtime (WebSocket), /v1/health, /v1/voices and /metrics. "
+            "Every option can also be set by the environment variable shown; flags win."
+        ),
+    )
+    for option in OPTIONS:
+        help_text = f"{option.help} (env {option.env}; default: {option.default})"
+        if option.field == "ws_compression":
+            parser.add_argument(
+                option.flag,
+                dest=option.field,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help_text,
+            )
+        else:
+            parser.add_argument(
+                option.flag,
+                dest=option.field,
+                default=None,
+                metavar=option.field.upper(),
+                help=help_text,
+            )
+    parser.set_defaults(run=run)
 
 
-def _run(args: argparse.Namespace) -> int:
-    print("unmute-server serve: not built yet", file=sys.stderr)
-    return 2
+def build_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
+    """Settings from ``env``, then every flag given in ``args`` on top.
+
+    Flags are parsed by the same functions as the variables, so ``--port x`` and
+    ``UNMUTE_PORT=x`` fail with the same message. Raises :class:`SettingsError`.
+    """
+    overrides: dict[str, Any] = {}
+    for option in OPTIONS:
+        raw = getattr(args, option.field, None)
+        if raw is None or isinstance(raw, bool):
+            overrides[option.field] = raw
+            continue
+        try:
+            overrides[option.field] = option.parse(raw)
+        except ValueError as error:
+            raise SettingsError(f"{option.flag} {raw!r}: {error}") from None
+    return Settings.from_environment(env, **overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = build_settings(args, os.environ)
+    except SettingsError as error:
+        print(f"unmute-server serve: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(serve(settings))
+    except StartupError as error:
+        print(f"unmute-server serve: {error.message}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(
+            f"unmute-server serve: cannot listen on {settings.host}:{settings.port}: "
+            f"{error.strerror or error}",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+async def serve(settings: Settings) -> None:
+    """Start, print the listening line, and run until SIGINT/SIGTERM; then shut down cleanly.
+
+    Start-up (loading the default pack) completes before the socket is bound, so a bad
+    default pack never accepts a connection.
+    """
+    runner = web.AppRunner(
+        create_app(settings), handle_signals=False, shutdown_timeout=settings.shutdown_timeout
+    )
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        shown = f"[{host}]" if ":" in host else host
+        print(f"unmute-server listening on http://{shown}:{port}", flush=True)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()

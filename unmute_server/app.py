@@ -1,0 +1,117 @@
+"""``create_app(settings)``: the aiohttp application, its routes and its resources.
+
+Nothing happens at import time. Resources are opened in ``cleanup_ctx`` when the application
+starts and closed when it stops: the registry cache and the default pack (loaded and checked
+before the server accepts a connection: a default pack without a valid character stops
+start-up with :class:`StartupError`), and the event-loop lag monitor. On shutdown every
+open session is closed with 1001 (going away) before aiohttp waits for handlers to finish.
+
+For several worker processes under gunicorn, point it at :func:`make_app`::
+
+    gunicorn 'unmute_server.app:make_app' --worker-class aiohttp.GunicornWebWorker
+
+Each worker has its own cache and sessions; a session lives on one worker for its whole
+life (one WebSocket connection), so nothing needs sharing between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator
+
+from aiohttp import WSCloseCode, web
+from prometheus_async.aio.web import server_stats
+
+from unmute_server import metrics
+from unmute_server.characters.pack import PackNameError, resolve_pack
+from unmute_server.characters.registry import RegistryCache
+from unmute_server.http_routes import health, voices
+from unmute_server.loop_lag import monitor_loop_lag
+from unmute_server.settings import Settings
+from unmute_server.state import PACKS, SESSIONS, SETTINGS, Packs, SessionHub
+from unmute_server.websocket import realtime
+
+logger = logging.getLogger(__name__)
+
+#: How many of the default pack's diagnostics a start-up error quotes.
+MAX_QUOTED_DIAGNOSTICS = 20
+
+
+class StartupError(Exception):
+    """The server cannot start as configured; ``message`` tells the operator why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The application for ``settings``; resources open when it starts, not here."""
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[SESSIONS] = SessionHub()
+    app.cleanup_ctx.append(_packs)
+    app.cleanup_ctx.append(_loop_lag)
+    app.on_shutdown.append(_close_sessions)
+    app.router.add_get("/v1/realtime", realtime)
+    app.router.add_get("/v1/health", health)
+    app.router.add_get("/v1/voices", voices)
+    app.router.add_get("/metrics", server_stats)
+    return app
+
+
+async def make_app() -> web.Application:
+    """The application configured from ``UNMUTE_*`` environment variables, for gunicorn.
+
+    This and the ``serve`` command are the only readers of the environment.
+    """
+    return create_app(Settings.from_environment(os.environ))
+
+
+async def _packs(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    root = settings.packs_root
+    if not root.is_dir():
+        raise StartupError(f"packs root {str(root)!r} is not a folder")
+    name = settings.default_pack
+    try:
+        folder = resolve_pack(root, name)
+    except PackNameError as error:
+        raise StartupError(f"default pack: {error.message} (packs root {str(root)!r})") from None
+    cache = RegistryCache()
+    default = await cache.load(folder, name)
+    cache_metrics = metrics.CacheMetrics(cache)
+    cache_metrics.update()
+    metrics.diagnostics_reported(default.diagnostics)
+    if not default:
+        cache_metrics.close()
+        quoted = "\n".join(f"  {d}" for d in default.diagnostics[:MAX_QUOTED_DIAGNOSTICS])
+        raise StartupError(
+            f"default pack {name!r} in {str(root)!r} has no valid characters:\n{quoted}"
+        )
+    for diagnostic in default.diagnostics:
+        logger.warning("default pack %s: %s", name, diagnostic)
+    app[PACKS] = Packs(root, name, cache, default, cache_metrics)
+    try:
+        yield
+    finally:
+        # on_shutdown closed the sessions; this catches an application cleaned up without it.
+        await _close_sessions(app)
+        cache_metrics.close()
+
+
+async def _loop_lag(app: web.Application) -> AsyncIterator[None]:
+    monitor = asyncio.create_task(monitor_loop_lag(metrics.EVENT_LOOP_LAG.observe))
+    try:
+        yield
+    finally:
+        monitor.cancel()
+        await asyncio.wait((monitor,))
+
+
+async def _close_sessions(app: web.Application) -> None:
+    await app[SESSIONS].close_all(
+        WSCloseCode.GOING_AWAY, b"server shutdown", app[SETTINGS].shutdown_timeout
+    )

@@ -1,0 +1,138 @@
+"""The Prometheus metrics (DESIGN 6), and nothing else.
+
+Metrics live in prometheus_client's default registry, which ``/metrics`` serves through
+``prometheus_async.aio.web.server_stats``. Defining them is the only thing this package does
+at import time. No label holds a session id or any other unbounded value: every label value
+comes from a fixed table below, and anything outside it is counted under ``unknown`` or
+``other``. Label values are created up front so a scrape shows zeros rather than absences.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Final
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from unmute_server.characters.diagnostics import CODES, Diagnostic
+from unmute_server.characters.registry import CacheStats, RegistryCache
+from unmute_server.protocol import CLIENT_EVENT_TYPES
+
+#: ``outcome`` of a reload: swapped in clean, swapped in with diagnostics, kept the old pack
+#: because of ``strict``, kept it because nothing loaded, no such pack, refused (bad name,
+#: outside the root, rate limit), or a server bug.
+RELOAD_OUTCOMES: Final = (
+    "ok",
+    "partial",
+    "strict_rejected",
+    "no_valid_characters",
+    "not_found",
+    "refused",
+    "error",
+)
+
+#: WebSocket close codes counted by name; any other code is ``other``.
+CLOSE_CODES: Final = {
+    1000: "1000",
+    1001: "1001",
+    1006: "1006",
+    1008: "1008",
+    1009: "1009",
+    1011: "1011",
+    1013: "1013",
+}
+
+RELOAD_DURATION: Final = Histogram(
+    "unmute_reload_duration_seconds",
+    "Time from a reload event to its answer, by outcome.",
+    ["outcome"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+LOAD_DIAGNOSTICS: Final = Counter(
+    "unmute_load_diagnostics",
+    "Diagnostics reported by pack loads (start-up and reloads), by code.",
+    ["code"],
+)
+ACTIVE_SESSIONS: Final = Gauge("unmute_active_sessions", "Open WebSocket sessions.")
+CACHE_HITS: Final = Counter(
+    "unmute_registry_cache_hits", "Pack loads answered by a registry already in memory."
+)
+CACHE_MISSES: Final = Counter(
+    "unmute_registry_cache_misses", "Pack loads that had to build a registry."
+)
+LIVE_REGISTRIES: Final = Gauge(
+    "unmute_live_registries", "Character registries alive (held by a session or the server)."
+)
+EVENTS_RECEIVED: Final = Counter(
+    "unmute_events_received",
+    "Client events received, by type (anything else, including invalid frames: unknown).",
+    ["type"],
+)
+EVENT_LOOP_LAG: Final = Histogram(
+    "unmute_event_loop_lag_seconds",
+    "How late the event loop wakes a 10 ms sleep: time other work held the loop.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+WEBSOCKET_CLOSES: Final = Counter(
+    "unmute_websocket_closes",
+    "Closed sessions by WebSocket close code (1008 too slow, 1009 too large, 1013 full).",
+    ["code"],
+)
+
+for _outcome in RELOAD_OUTCOMES:
+    RELOAD_DURATION.labels(_outcome)
+for _code in CODES:
+    LOAD_DIAGNOSTICS.labels(_code)
+for _type in (*CLIENT_EVENT_TYPES, "unknown"):
+    EVENTS_RECEIVED.labels(_type)
+for _label in (*CLOSE_CODES.values(), "other"):
+    WEBSOCKET_CLOSES.labels(_label)
+
+_KNOWN_TYPES: Final = frozenset(CLIENT_EVENT_TYPES)
+
+#: Every cache an application has opened and not closed; the gauge sums them at scrape.
+_caches: weakref.WeakSet[RegistryCache] = weakref.WeakSet()
+LIVE_REGISTRIES.set_function(lambda: sum(cache.live_registries() for cache in list(_caches)))
+
+
+def event_received(event_type: str | None) -> None:
+    """Count one received client event under its type, or ``unknown``."""
+    label = event_type if event_type in _KNOWN_TYPES else "unknown"
+    EVENTS_RECEIVED.labels(label).inc()
+
+
+def diagnostics_reported(diagnostics: tuple[Diagnostic, ...]) -> None:
+    for diagnostic in diagnostics:
+        LOAD_DIAGNOSTICS.labels(diagnostic.code).inc()
+
+
+def session_closed(close_code: int | None) -> None:
+    label = "1006" if close_code is None else CLOSE_CODES.get(close_code, "other")
+    WEBSOCKET_CLOSES.labels(label).inc()
+
+
+class CacheMetrics:
+    """Carries a cache's own counters over to the Prometheus counters.
+
+    The cache counts hits and misses itself (under its lock, in worker threads);
+    :meth:`update`, called on the loop after each load, adds what changed since the last
+    call. Counters only ever grow, even when several applications share the process.
+    """
+
+    __slots__ = ("_cache", "_seen")
+
+    def __init__(self, cache: RegistryCache) -> None:
+        self._cache = cache
+        self._seen = CacheStats(0, 0, 0)
+        _caches.add(cache)
+
+    def update(self) -> None:
+        stats = self._cache.stats
+        CACHE_HITS.inc(max(0, stats.hits - self._seen.hits))
+        CACHE_MISSES.inc(max(0, stats.misses - self._seen.misses))
+        self._seen = stats
+
+    def close(self) -> None:
+        """Stop counting this cache's live registries (the application is done with it)."""
+        self.update()
+        _caches.discard(self._cache)

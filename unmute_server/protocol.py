@@ -1,0 +1,361 @@
+"""Every WebSocket event, client and server, as a pydantic model (DESIGN 5).
+
+The shapes follow the OpenAI Realtime API and the peer (kyutai-labs/unmute) that speaks it:
+every event has a ``type`` and may carry an ``event_id``; an error is an ``error`` event with
+the details nested in ``error`` and the ``event_id`` of the client event that caused it.
+Two discriminated unions, :data:`ClientEvent` and :data:`ServerEvent`, are the source of the
+committed JSON Schemas. This module knows nothing of files, packs or sockets.
+
+Client events ignore fields they do not know, at the top level and inside ``session``: the
+official OpenAI SDK sends many (``modalities``, ``turn_detection``, ``input_audio_format``...)
+that this server has no use for, and refusing them would refuse those clients.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import secrets
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+#: Longest ``event_id`` a client may send (and so the longest this server ever echoes).
+MAX_EVENT_ID_LENGTH: Final = 256
+
+EventId = Annotated[str, Field(max_length=MAX_EVENT_ID_LENGTH)]
+
+
+def new_event_id() -> str:
+    """A fresh server event id, like the peer's ``event_`` + 21 characters."""
+    return "event_" + secrets.token_urlsafe(16)[:21]
+
+
+# --------------------------------------------------------------------------- client events
+
+
+class _ClientModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class SessionConfigUpdate(_ClientModel):
+    """The part of ``session.update`` this server reads; anything else is ignored.
+
+    ``voice`` names a character in the session's current pack; ``instructions`` is a system
+    prompt used as given when no character is chosen; ``allow_recording`` is the peer's
+    consent flag. A field left out keeps its current value.
+    """
+
+    voice: str | None = None
+    instructions: str | None = None
+    allow_recording: bool | None = None
+
+
+class SessionUpdate(_ClientModel):
+    """Choose a character (``session.voice``) or set instructions for this session."""
+
+    type: Literal["session.update"]
+    event_id: EventId | None = None
+    session: SessionConfigUpdate
+
+
+class CharactersReload(_ClientModel):
+    """Load pack ``pack`` (a folder name under the packs root, or ``"default"``).
+
+    ``directory`` is the peer's name for the same field and is accepted as an alias.
+    With ``strict`` any error diagnostic keeps the session's current pack.
+    """
+
+    type: Literal["session.characters.reload"]
+    event_id: EventId | None = None
+    pack: str | None = None
+    directory: str | None = Field(default=None, description="legacy alias of pack")
+    strict: bool = False
+
+    @model_validator(mode="after")
+    def _one_pack_name(self) -> CharactersReload:
+        if self.pack is None and self.directory is None:
+            raise ValueError("give the pack to load in 'pack'")
+        if self.pack is not None and self.directory is not None and self.pack != self.directory:
+            raise ValueError("'pack' and its legacy alias 'directory' name different packs")
+        return self
+
+    @property
+    def pack_name(self) -> str:
+        """The pack asked for, from ``pack`` or its alias ``directory``."""
+        # The validator guarantees one of them is set.
+        return self.pack if self.pack is not None else (self.directory or "")
+
+
+class CharactersList(_ClientModel):
+    """List the characters of the session's current pack."""
+
+    type: Literal["session.characters.list"]
+    event_id: EventId | None = None
+
+
+ClientEvent = Annotated[
+    SessionUpdate | CharactersReload | CharactersList,
+    Field(discriminator="type"),
+]
+
+#: The fast path for every text frame: one ``validate_json`` call.
+CLIENT_EVENTS: Final[TypeAdapter[SessionUpdate | CharactersReload | CharactersList]] = TypeAdapter(
+    ClientEvent
+)
+
+CLIENT_EVENT_TYPES: Final[tuple[str, ...]] = (
+    "session.update",
+    "session.characters.reload",
+    "session.characters.list",
+)
+
+
+# --------------------------------------------------------------------------- server events
+
+
+class _ServerModel(BaseModel):
+    # Serialization schemas list defaulted fields as required: the server always sends them.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_serialization_defaults_required=True
+    )
+
+
+class ErrorCode(enum.StrEnum):
+    """Every ``error.code`` this server sends. Stable: clients match on them."""
+
+    DIRECTORY_NOT_FOUND = "directory_not_found"
+    INVALID_DIRECTORY_FORMAT = "invalid_directory_format"
+    PACK_OUTSIDE_ROOT = "pack_outside_root"
+    NO_VALID_CHARACTERS = "no_valid_characters"
+    STRICT_REJECTED = "strict_rejected"
+    UNKNOWN_CHARACTER = "unknown_character"
+    INVALID_EVENT = "invalid_event"
+    MESSAGE_TOO_LARGE = "message_too_large"
+    RATE_LIMITED = "rate_limited"
+    TOO_MANY_SESSIONS = "too_many_sessions"
+    INTERNAL_ERROR = "internal_error"
+
+
+class CharacterSummary(_ServerModel):
+    name: str
+    good: bool
+    comment: str | None
+
+
+class DiagnosticReport(_ServerModel):
+    """One load problem; ``path`` is relative to the pack, never a server path."""
+
+    path: str
+    line: int
+    col: int
+    code: str
+    severity: Literal["error", "warning"]
+    message: str
+
+
+class PackReport(_ServerModel):
+    """What loading a pack found: the same fields in ``reloaded`` and in a reload error."""
+
+    pack: str
+    version: str
+    loaded_count: int
+    error_count: int
+    total_files: int
+    characters: list[CharacterSummary]
+    errors: list[DiagnosticReport]
+
+
+class ErrorDetails(_ServerModel):
+    """The OpenAI Realtime error object, plus the peer's ``details`` extension.
+
+    ``event_id`` is the id of the client event that caused the error, when it had one (it
+    is read from the raw JSON even when the event did not validate). ``param`` names the
+    offending field, when there is one.
+    """
+
+    type: Literal["invalid_request_error", "server_error"] = "invalid_request_error"
+    code: ErrorCode
+    message: str
+    param: str | None = None
+    event_id: str | None = None
+    details: PackReport | None = None
+
+
+class ErrorEvent(_ServerModel):
+    type: Literal["error"] = "error"
+    event_id: str = Field(default_factory=new_event_id)
+    error: ErrorDetails
+
+
+class ResolvedSession(_ServerModel):
+    """The session's configuration after an update.
+
+    ``instructions`` is the system prompt the conversation will use: the chosen
+    character's rendered prompt, else the instructions the client gave, else ``null``.
+    """
+
+    voice: str | None
+    instructions: str | None
+    allow_recording: bool
+    pack: str
+
+
+class SessionUpdated(_ServerModel):
+    type: Literal["session.updated"] = "session.updated"
+    event_id: str = Field(default_factory=new_event_id)
+    session: ResolvedSession
+
+
+class CharactersReloaded(_ServerModel):
+    """The session now uses this pack (the fields of :class:`PackReport`, and the voice).
+
+    ``voice`` is the session's chosen character after the reload; ``voice_cleared`` says
+    the character chosen before is not in the new pack and the choice was cleared.
+    """
+
+    type: Literal["session.characters.reloaded"] = "session.characters.reloaded"
+    event_id: str = Field(default_factory=new_event_id)
+    pack: str
+    version: str
+    loaded_count: int
+    error_count: int
+    total_files: int
+    characters: list[CharacterSummary]
+    errors: list[DiagnosticReport]
+    voice: str | None
+    voice_cleared: bool
+
+
+class CharactersListed(_ServerModel):
+    type: Literal["session.characters.listed"] = "session.characters.listed"
+    event_id: str = Field(default_factory=new_event_id)
+    pack: str
+    version: str
+    character_count: int
+    characters: list[CharacterSummary]
+
+
+ServerEvent = Annotated[
+    ErrorEvent | SessionUpdated | CharactersReloaded | CharactersListed,
+    Field(discriminator="type"),
+]
+
+SERVER_EVENTS: Final[
+    TypeAdapter[ErrorEvent | SessionUpdated | CharactersReloaded | CharactersListed]
+] = TypeAdapter(ServerEvent)
+
+
+def encode(event: ErrorEvent | SessionUpdated | CharactersReloaded | CharactersListed) -> bytes:
+    """The UTF-8 JSON text of a server event, ready for a text frame."""
+    return event.__pydantic_serializer__.to_json(event)
+
+
+def error_event(
+    code: ErrorCode,
+    message: str,
+    *,
+    event_id: str | None = None,
+    param: str | None = None,
+    details: PackReport | None = None,
+) -> ErrorEvent:
+    """An ``error`` event; ``internal_error`` is a ``server_error``, the rest are the client's."""
+    kind: Literal["invalid_request_error", "server_error"] = (
+        "server_error" if code is ErrorCode.INTERNAL_ERROR else "invalid_request_error"
+    )
+    return ErrorEvent(
+        error=ErrorDetails(
+            type=kind,
+            code=code,
+            message=message,
+            param=param,
+            event_id=event_id,
+            details=details,
+        )
+    )
+
+
+# --------------------------------------------------------------------------- invalid input
+
+
+class InvalidEvent(Exception):
+    """A text frame that is not a valid client event; carries what the error event needs."""
+
+    def __init__(
+        self, message: str, *, event_type: str | None, event_id: str | None, param: str | None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.event_type = event_type
+        self.event_id = event_id
+        self.param = param
+
+
+def parse_client_event(
+    data: str | bytes,
+) -> SessionUpdate | CharactersReload | CharactersList:
+    """Parse one text frame, or raise :class:`InvalidEvent` explaining what is wrong."""
+    try:
+        return CLIENT_EVENTS.validate_json(data)
+    except ValidationError as error:
+        raise _invalid(data, error) from None
+
+
+def _invalid(data: str | bytes, error: ValidationError) -> InvalidEvent:
+    """Explain the first problem, and recover ``type`` and ``event_id`` from the raw JSON."""
+    raw = _raw_object(data)
+    event_type = raw.get("type") if isinstance(raw.get("type"), str) else None
+    raw_id = raw.get("event_id")
+    event_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= MAX_EVENT_ID_LENGTH else None
+    first = error.errors(include_url=False)[0]
+    kind = first["type"]
+    location = [str(part) for part in first["loc"]]
+    if kind == "json_invalid":
+        message = f"malformed JSON: {first['msg'].removeprefix('Invalid JSON: ')}"
+        return InvalidEvent(message, event_type=None, event_id=None, param=None)
+    if kind == "union_tag_not_found":
+        return InvalidEvent(
+            "the event has no 'type' field", event_type=None, event_id=event_id, param="type"
+        )
+    if kind == "union_tag_invalid":
+        known = ", ".join(CLIENT_EVENT_TYPES)
+        shown = _shorten(str(raw.get("type")))
+        return InvalidEvent(
+            f"unknown event type {shown!r}; known types: {known}",
+            event_type=event_type,
+            event_id=event_id,
+            param="type",
+        )
+    if not location:
+        return InvalidEvent(
+            "an event must be a JSON object with a 'type'",
+            event_type=None,
+            event_id=None,
+            param=None,
+        )
+    # Past the tag, the first location part is the event type itself.
+    field = ".".join(location[1:])
+    problem = first["msg"].removeprefix("Value error, ")
+    if kind == "missing":
+        problem = "is required"
+    elif field:
+        problem = problem[:1].lower() + problem[1:]
+    where = f"field {field!r} " if field else ""
+    return InvalidEvent(
+        f"{event_type}: {where}{problem}",
+        event_type=event_type,
+        event_id=event_id,
+        param=field or None,
+    )
+
+
+def _raw_object(data: str | bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _shorten(text: str, limit: int = 64) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -1,0 +1,123 @@
+"""One voice session's state: its registry, its chosen character, its configuration.
+
+A session is created per WebSocket connection and lives exactly as long as it. It holds a
+*reference* to a shared, immutable :class:`~unmute_server.characters.registry.CharacterRegistry`
+(never a copy), so an idle session costs a few hundred bytes; ``__slots__`` keeps it that way.
+A reload replaces ``registry`` in one assignment (:meth:`Session.adopt`), so whoever reads
+the session sees one whole pack or the other, never a mix (DESIGN 4).
+
+This module knows characters but not the wire protocol: the WebSocket handler turns events
+into calls here and results into events.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from unmute_server.characters.model import Character
+from unmute_server.characters.prompts import PromptContext, render_system_prompt
+from unmute_server.characters.registry import CharacterRegistry
+
+
+class ReloadBudget:
+    """A token bucket: ``limit`` reloads per ``window`` seconds, refilled continuously.
+
+    Two floats per session rather than a list of timestamps, so the limit costs the same
+    memory whatever it is set to. Time comes from the caller (the loop's monotonic clock),
+    which keeps this pure and testable.
+    """
+
+    __slots__ = ("_limit", "_rate", "_stamp", "_tokens")
+
+    def __init__(self, limit: int, window: float, now: float) -> None:
+        self._limit = float(limit)
+        self._rate = limit / window
+        self._tokens = float(limit)
+        self._stamp = now
+
+    def take(self, now: float) -> bool:
+        """Spend one reload if one is left at ``now``; ``False`` means over the limit."""
+        elapsed = max(0.0, now - self._stamp)
+        self._stamp = now
+        self._tokens = min(self._limit, self._tokens + elapsed * self._rate)
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+
+class Session:
+    """Per-connection state. ``registry`` is only ever replaced whole."""
+
+    __slots__ = (
+        "allow_recording",
+        "character",
+        "given_instructions",
+        "registry",
+        "reload_budget",
+        "seed",
+        "system_prompt",
+    )
+
+    def __init__(
+        self, registry: CharacterRegistry, reload_budget: ReloadBudget, seed: int | None = None
+    ) -> None:
+        self.registry = registry
+        self.reload_budget = reload_budget
+        #: Drives every random choice a prompt builder makes, so a session's prompt is stable.
+        self.seed = secrets.randbits(32) if seed is None else seed
+        self.character: Character | None = None
+        self.given_instructions: str | None = None
+        self.allow_recording = False
+        #: The prompt the conversation layer uses; ``None`` until there is one.
+        self.system_prompt: str | None = None
+
+    @property
+    def voice(self) -> str | None:
+        """The chosen character's name (its voice id), if any."""
+        return None if self.character is None else self.character.name
+
+    def update(
+        self,
+        *,
+        voice: str | None = None,
+        instructions: str | None = None,
+        allow_recording: bool | None = None,
+    ) -> None:
+        """Apply a ``session.update``: every given field, or none of them.
+
+        Raises ``KeyError`` (and changes nothing) if ``voice`` is not in this session's
+        registry, so an unknown voice leaves the previous choice in place.
+        """
+        character = self.registry[voice] if voice is not None else self.character
+        given = self.given_instructions if instructions is None else instructions
+        # The prompt is rendered before anything is assigned, so a failure changes nothing.
+        prompt = self._prompt_for(character, given)
+        self.character = character
+        self.given_instructions = given
+        self.system_prompt = prompt
+        if allow_recording is not None:
+            self.allow_recording = allow_recording
+
+    def adopt(self, registry: CharacterRegistry) -> bool:
+        """Make ``registry`` this session's pack, in one assignment.
+
+        The chosen character is looked up again by name in the new pack (its definition may
+        have changed); if it is gone the choice is cleared and ``True`` is returned so the
+        client can be told.
+        """
+        previous = self.character
+        character = None if previous is None else registry.get(previous.name)
+        prompt = self._prompt_for(character, self.given_instructions)
+        self.registry = registry
+        self.character = character
+        self.system_prompt = prompt
+        return previous is not None and character is None
+
+    def _prompt_for(self, character: Character | None, given: str | None) -> str | None:
+        """The system prompt: the character's, rendered with this session's seed, or ``given``."""
+        if character is None:
+            return given
+        context = PromptContext(now=datetime.now(UTC), timezone="UTC", seed=self.seed)
+        return render_system_prompt(character, context)

@@ -1,0 +1,222 @@
+"""The server's one typed configuration object, and how it is built from the environment.
+
+``Settings`` is built once (by ``unmute-server serve`` from flags over environment, or by a
+test from keyword arguments) and passed to :func:`unmute_server.app.create_app`; no other
+module reads ``os.environ``. One table, :data:`OPTIONS`, names every setting's environment
+variable, flag and parser, so the CLI, :meth:`Settings.from_environment` and the README table
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MIB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot run with; the message names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything an operator can configure, validated on construction.
+
+    Limits exist so one client cannot cost the server more than its share: a message larger
+    than ``max_message_bytes`` closes that connection (1009); more than ``max_sessions``
+    open sessions are refused (1013); a session may reload ``reload_limit`` times per
+    ``reload_window_seconds``; a client that leaves more than ``outbox_limit`` events
+    unread is disconnected (1008). ``ws_compression`` is off by default because an accepted
+    permessage-deflate context costs about 100 KiB per connection against about 15 KiB
+    without, and the events are small.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    packs_root: Path = Path("character_packs")
+    default_pack: str = "default"
+    max_message_bytes: int = MIB
+    heartbeat_seconds: float = 30.0
+    max_sessions: int = 10_000
+    reload_limit: int = 10
+    reload_window_seconds: float = 10.0
+    outbox_limit: int = 256
+    ws_compression: bool = False
+    shutdown_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise SettingsError("host must not be empty")
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port must be between 0 and 65535, not {self.port}")
+        if not self.default_pack:
+            raise SettingsError("default_pack must name a pack folder")
+        for name in ("max_message_bytes", "max_sessions", "reload_limit", "outbox_limit"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1, not {getattr(self, name)}")
+        for name in ("heartbeat_seconds", "reload_window_seconds"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise SettingsError(f"{name} must be a positive number of seconds, not {value}")
+        if not math.isfinite(self.shutdown_timeout) or self.shutdown_timeout < 0:
+            raise SettingsError(
+                f"shutdown_timeout must be zero or more seconds, not {self.shutdown_timeout}"
+            )
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str], **overrides: Any) -> Settings:
+        """Settings from ``UNMUTE_*`` variables in ``env``, then ``overrides`` on top.
+
+        ``overrides`` whose value is ``None`` are ignored, so a CLI can pass every flag as
+        parsed and only the ones given win. Raises :class:`SettingsError` naming the variable
+        when a value cannot be parsed.
+        """
+        values: dict[str, Any] = {}
+        for option in OPTIONS:
+            raw = env.get(option.env)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[option.field] = option.parse(raw)
+            except ValueError as error:
+                raise SettingsError(f"{option.env}={raw!r}: {error}") from None
+        values.update({name: value for name, value in overrides.items() if value is not None})
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+
+def parse_bool(raw: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off``, any case."""
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected one of 1, true, yes, on, 0, false, no, off")
+
+
+def _parse_int(raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
+def _parse_float(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("expected a number") from None
+    if not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    return value
+
+
+def _parse_path(raw: str) -> Path:
+    return Path(raw)
+
+
+def _parse_str(raw: str) -> str:
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One setting as the operator sees it: its variable, its flag, how to parse it."""
+
+    field: str
+    env: str
+    flag: str
+    parse: Callable[[str], Any]
+    help: str
+
+    @property
+    def default(self) -> Any:
+        return _DEFAULTS[self.field]
+
+
+_DEFAULTS: dict[str, Any] = {field.name: field.default for field in dataclasses.fields(Settings)}
+
+#: Every setting, in the order the README documents them.
+OPTIONS: tuple[Option, ...] = (
+    Option("host", "UNMUTE_HOST", "--host", _parse_str, "address to listen on"),
+    Option("port", "UNMUTE_PORT", "--port", _parse_int, "TCP port; 0 picks a free one"),
+    Option(
+        "packs_root",
+        "UNMUTE_PACKS_ROOT",
+        "--packs-root",
+        _parse_path,
+        "folder holding the character packs; clients may only name folders directly in it",
+    ),
+    Option(
+        "default_pack",
+        "UNMUTE_DEFAULT_PACK",
+        "--default-pack",
+        _parse_str,
+        "pack every new session starts with; must have at least one valid character",
+    ),
+    Option(
+        "max_message_bytes",
+        "UNMUTE_MAX_MESSAGE_BYTES",
+        "--max-message-bytes",
+        _parse_int,
+        "largest WebSocket message accepted; a larger one closes that connection (1009)",
+    ),
+    Option(
+        "heartbeat_seconds",
+        "UNMUTE_HEARTBEAT_SECONDS",
+        "--heartbeat-seconds",
+        _parse_float,
+        "ping interval; a peer that does not answer within half of it is disconnected",
+    ),
+    Option(
+        "max_sessions",
+        "UNMUTE_MAX_SESSIONS",
+        "--max-sessions",
+        _parse_int,
+        "open sessions per process; one more gets error too_many_sessions and close 1013",
+    ),
+    Option(
+        "reload_limit",
+        "UNMUTE_RELOAD_LIMIT",
+        "--reload-limit",
+        _parse_int,
+        "pack reloads a session may make per reload window (more: error rate_limited)",
+    ),
+    Option(
+        "reload_window_seconds",
+        "UNMUTE_RELOAD_WINDOW_SECONDS",
+        "--reload-window-seconds",
+        _parse_float,
+        "the window of the reload limit",
+    ),
+    Option(
+        "outbox_limit",
+        "UNMUTE_OUTBOX_LIMIT",
+        "--outbox-limit",
+        _parse_int,
+        "events waiting to be sent to one client before it is disconnected as too slow (1008)",
+    ),
+    Option(
+        "ws_compression",
+        "UNMUTE_WS_COMPRESSION",
+        "--ws-compression",
+        parse_bool,
+        "accept permessage-deflate (costs about 100 KiB per connection)",
+    ),
+    Option(
+        "shutdown_timeout",
+        "UNMUTE_SHUTDOWN_TIMEOUT",
+        "--shutdown-timeout",
+        _parse_float,
+        "seconds to wait for sessions to close on shutdown before they are cut",
+    ),
+)

@@ -1,0 +1,75 @@
+"""The application's shared state, behind typed ``web.AppKey`` keys.
+
+Three things are shared by every request of one application: the :class:`Settings` it was
+created with, the open sessions (:class:`SessionHub`), and the packs (:class:`Packs`: the
+registry cache and the default pack's registry, which exist only between start-up and
+clean-up). Keeping them here lets the app factory, the WebSocket handler and the HTTP routes
+share them without importing one another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from unmute_server.characters.registry import CharacterRegistry, RegistryCache
+from unmute_server.metrics import CacheMetrics
+from unmute_server.settings import Settings
+
+
+class SessionHub:
+    """The open session sockets of one application, so shutdown can close every one."""
+
+    __slots__ = ("_sockets",)
+
+    def __init__(self) -> None:
+        self._sockets: set[web.WebSocketResponse] = set()
+
+    def __len__(self) -> int:
+        return len(self._sockets)
+
+    def add(self, ws: web.WebSocketResponse) -> None:
+        self._sockets.add(ws)
+
+    def discard(self, ws: web.WebSocketResponse) -> None:
+        self._sockets.discard(ws)
+
+    async def close_all(self, code: int, message: bytes, wait_seconds: float) -> None:
+        """Close every open socket with ``code``; cut the ones not closed within ``wait_seconds``.
+
+        A socket whose close is cut ends with 1006 on the client's side: a client that does
+        not answer a close frame cannot hold shutdown up for longer than ``wait_seconds``.
+        """
+        if not self._sockets:
+            return
+        closes = [
+            asyncio.ensure_future(ws.close(code=code, message=message))
+            for ws in list(self._sockets)
+        ]
+        _done, pending = await asyncio.wait(closes, timeout=wait_seconds)
+        for close in pending:
+            close.cancel()
+        if pending:
+            await asyncio.wait(pending)
+        for close in closes:
+            if not close.cancelled():
+                close.exception()  # retrieved: a failed close is a closed socket anyway
+
+
+@dataclass(frozen=True, slots=True)
+class Packs:
+    """The registry cache and the default pack, loaded and checked at start-up."""
+
+    root: Path
+    default_name: str
+    cache: RegistryCache
+    default: CharacterRegistry
+    cache_metrics: CacheMetrics
+
+
+SETTINGS = web.AppKey("settings", Settings)
+SESSIONS = web.AppKey("sessions", SessionHub)
+PACKS = web.AppKey("packs", Packs)

@@ -1,0 +1,366 @@
+"""``/v1/realtime``: the WebSocket handler, where the protocol and the characters meet.
+
+One receive loop per socket handles that session's events strictly in arrival order: an
+event is answered before the next one is read, so ``reload`` then ``list`` always lists the
+new pack and two reloads end on the second. The work that can take time (reading and parsing
+a pack) runs in a worker thread through the shared :class:`RegistryCache`, so the event loop
+and every other session carry on meanwhile. Answers go out through the connection's
+:class:`~unmute_server.outbox.Outbox`, so a client that stops reading cannot stall the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from typing import Final
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from unmute_server import metrics
+from unmute_server.characters.pack import PackNameError, PackNameProblem, resolve_pack
+from unmute_server.characters.registry import CharacterRegistry
+from unmute_server.outbox import Outbox
+from unmute_server.protocol import (
+    CharactersList,
+    CharactersListed,
+    CharactersReload,
+    CharactersReloaded,
+    CharacterSummary,
+    DiagnosticReport,
+    ErrorCode,
+    ErrorEvent,
+    InvalidEvent,
+    PackReport,
+    ResolvedSession,
+    SessionUpdate,
+    SessionUpdated,
+    encode,
+    error_event,
+    parse_client_event,
+)
+from unmute_server.session import ReloadBudget, Session
+from unmute_server.settings import Settings
+from unmute_server.state import PACKS, SESSIONS, SETTINGS, Packs
+
+logger = logging.getLogger(__name__)
+
+#: The WebSocket subprotocol accepted when a client offers it (as OpenAI clients do).
+SUBPROTOCOLS: Final = ("realtime",)
+
+#: How long a close of a too-slow client may wait for its buffers to drain before the
+#: connection is cut.
+SLOW_CLIENT_CLOSE_SECONDS: Final = 5.0
+
+#: The name a client may use for the server's default pack, whatever that is called.
+DEFAULT_PACK_ALIAS: Final = "default"
+
+_NAME_PROBLEM_CODES: Final = {
+    PackNameProblem.INVALID_NAME: (ErrorCode.INVALID_DIRECTORY_FORMAT, "refused"),
+    PackNameProblem.OUTSIDE_ROOT: (ErrorCode.PACK_OUTSIDE_ROOT, "refused"),
+    PackNameProblem.NOT_FOUND: (ErrorCode.DIRECTORY_NOT_FOUND, "not_found"),
+}
+
+ServerEvent = ErrorEvent | SessionUpdated | CharactersReloaded | CharactersListed
+
+
+class ClientTooSlowError(Exception):
+    """The connection's outbox is full: the client has stopped reading."""
+
+
+async def realtime(request: web.Request) -> web.WebSocketResponse:
+    """Accept one voice session and serve it until either side closes."""
+    app = request.app
+    settings = app[SETTINGS]
+    hub = app[SESSIONS]
+    ws = web.WebSocketResponse(
+        max_msg_size=settings.max_message_bytes,
+        heartbeat=settings.heartbeat_seconds,
+        protocols=SUBPROTOCOLS,
+        compress=settings.ws_compression,
+    )
+    await ws.prepare(request)
+    if len(hub) >= settings.max_sessions:
+        await _refuse_over_capacity(ws, settings.max_sessions)
+        return ws
+    loop = asyncio.get_running_loop()
+    packs = app[PACKS]
+    session = Session(
+        packs.default,
+        ReloadBudget(settings.reload_limit, settings.reload_window_seconds, loop.time()),
+    )
+    connection = Connection(ws, session, Outbox(ws, settings.outbox_limit), settings, packs)
+    hub.add(ws)
+    metrics.ACTIVE_SESSIONS.inc()
+    try:
+        await connection.run()
+    finally:
+        hub.discard(ws)
+        metrics.ACTIVE_SESSIONS.dec()
+        await connection.outbox.abandon()
+        metrics.session_closed(connection.closed_with or ws.close_code)
+    return ws
+
+
+async def _refuse_over_capacity(ws: web.WebSocketResponse, limit: int) -> None:
+    """The peer's behaviour when full: an ``error`` event, then close with 1013."""
+    event = error_event(
+        ErrorCode.TOO_MANY_SESSIONS,
+        f"the server has reached its limit of {limit} sessions; try again later",
+    )
+    with contextlib.suppress(ConnectionError):
+        await ws.send_frame(encode(event), WSMsgType.TEXT)
+    await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many sessions")
+    metrics.session_closed(WSCloseCode.TRY_AGAIN_LATER)
+
+
+class Connection:
+    """The receive loop and event handlers of one session."""
+
+    __slots__ = ("closed_with", "outbox", "packs", "session", "settings", "ws")
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        session: Session,
+        outbox: Outbox,
+        settings: Settings,
+        packs: Packs,
+    ) -> None:
+        self.ws = ws
+        self.session = session
+        self.outbox = outbox
+        self.settings = settings
+        self.packs = packs
+        #: The close code this server chose, when it closed the connection itself.
+        self.closed_with: int | None = None
+
+    async def run(self) -> None:
+        ws = self.ws
+        try:
+            while True:
+                message = await ws.receive()
+                if message.type is WSMsgType.TEXT:
+                    await self._on_text(message.data)
+                elif message.type is WSMsgType.BINARY:
+                    metrics.event_received(None)
+                    self._send(
+                        error_event(
+                            ErrorCode.INVALID_EVENT,
+                            "binary frames are not supported; send events as JSON text frames",
+                        )
+                    )
+                else:
+                    # CLOSE, CLOSING, CLOSED, or ERROR: aiohttp has already closed the
+                    # socket (with 1009 for a message over max_msg_size).
+                    return
+        except ClientTooSlowError:
+            await self._close_too_slow()
+
+    def _send(self, event: ServerEvent) -> None:
+        if not self.outbox.put(encode(event)):
+            raise ClientTooSlowError
+
+    async def _close_too_slow(self) -> None:
+        self.closed_with = WSCloseCode.POLICY_VIOLATION
+        await self.outbox.abandon()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SLOW_CLIENT_CLOSE_SECONDS):
+                await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"client too slow")
+
+    async def _on_text(self, data: str) -> None:
+        try:
+            event = parse_client_event(data)
+        except InvalidEvent as invalid:
+            metrics.event_received(invalid.event_type)
+            self._send(
+                error_event(
+                    ErrorCode.INVALID_EVENT,
+                    invalid.message,
+                    event_id=invalid.event_id,
+                    param=invalid.param,
+                )
+            )
+            return
+        metrics.event_received(event.type)
+        try:
+            if isinstance(event, SessionUpdate):
+                self._update(event)
+            elif isinstance(event, CharactersReload):
+                await self._reload(event)
+            else:
+                self._list(event)
+        except ClientTooSlowError:
+            raise
+        except Exception:
+            logger.exception("handling %s failed", event.type)
+            self._send(
+                error_event(
+                    ErrorCode.INTERNAL_ERROR,
+                    f"the server failed to handle {event.type}; this is a server bug",
+                    event_id=event.event_id,
+                )
+            )
+
+    # ----------------------------------------------------------------------- handlers
+
+    def _update(self, event: SessionUpdate) -> None:
+        config = event.session
+        session = self.session
+        try:
+            session.update(
+                voice=config.voice,
+                instructions=config.instructions,
+                allow_recording=config.allow_recording,
+            )
+        except KeyError:
+            self._send(
+                error_event(
+                    ErrorCode.UNKNOWN_CHARACTER,
+                    f"no character named {config.voice!r} in pack {session.registry.pack!r}; "
+                    "session.characters.list shows the names",
+                    event_id=event.event_id,
+                    param="session.voice",
+                )
+            )
+            return
+        self._send(
+            SessionUpdated(
+                session=ResolvedSession(
+                    voice=session.voice,
+                    instructions=session.system_prompt,
+                    allow_recording=session.allow_recording,
+                    pack=session.registry.pack,
+                )
+            )
+        )
+
+    def _list(self, event: CharactersList) -> None:
+        registry = self.session.registry
+        self._send(
+            CharactersListed(
+                pack=registry.pack,
+                version=registry.version,
+                character_count=len(registry),
+                characters=summaries(registry),
+            )
+        )
+
+    async def _reload(self, event: CharactersReload) -> None:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            outcome = await self._load_and_swap(event)
+        finally:
+            metrics.RELOAD_DURATION.labels(outcome).observe(time.perf_counter() - started)
+
+    async def _load_and_swap(self, event: CharactersReload) -> str:
+        """Answer one reload; returns its outcome (a :data:`metrics.RELOAD_OUTCOMES` value)."""
+        session = self.session
+        loop = asyncio.get_running_loop()
+        if not session.reload_budget.take(loop.time()):
+            limit = self.settings.reload_limit
+            window = self.settings.reload_window_seconds
+            self._send(
+                error_event(
+                    ErrorCode.RATE_LIMITED,
+                    f"at most {limit} reloads per {window:g} seconds; try again later",
+                    event_id=event.event_id,
+                )
+            )
+            return "refused"
+        requested = event.pack_name
+        name = self.packs.default_name if requested == DEFAULT_PACK_ALIAS else requested
+        try:
+            folder = resolve_pack(self.packs.root, name)
+        except PackNameError as refused:
+            code, outcome = _NAME_PROBLEM_CODES[refused.problem]
+            self._send(error_event(code, refused.message, event_id=event.event_id, param="pack"))
+            return outcome
+        registry = await self.packs.cache.load(folder, name)
+        self.packs.cache_metrics.update()
+        metrics.diagnostics_reported(registry.diagnostics)
+        if not registry:
+            self._send(
+                error_event(
+                    ErrorCode.NO_VALID_CHARACTERS,
+                    f"pack {name!r} has no valid characters; the session keeps pack "
+                    f"{session.registry.pack!r}",
+                    event_id=event.event_id,
+                    details=pack_report(registry),
+                )
+            )
+            return "no_valid_characters"
+        if event.strict and registry.error_count:
+            self._send(
+                error_event(
+                    ErrorCode.STRICT_REJECTED,
+                    f"pack {name!r} has {registry.error_count} errors and strict was asked; "
+                    f"the session keeps pack {session.registry.pack!r}",
+                    event_id=event.event_id,
+                    details=pack_report(registry),
+                )
+            )
+            return "strict_rejected"
+        voice_cleared = session.adopt(registry)
+        report = pack_report(registry)
+        self._send(
+            CharactersReloaded(
+                pack=report.pack,
+                version=report.version,
+                loaded_count=report.loaded_count,
+                error_count=report.error_count,
+                total_files=report.total_files,
+                characters=report.characters,
+                errors=report.errors,
+                voice=session.voice,
+                voice_cleared=voice_cleared,
+            )
+        )
+        return "partial" if registry.error_count else "ok"
+
+
+# --------------------------------------------------------------------------- views
+
+#: Protocol views of a registry, built once per registry and freed with it: every session
+#: that lists a shared pack reuses the same summaries.
+_summaries: weakref.WeakKeyDictionary[CharacterRegistry, list[CharacterSummary]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def summaries(registry: CharacterRegistry) -> list[CharacterSummary]:
+    """``{name, good, comment}`` for every character of ``registry``, in registry order."""
+    found = _summaries.get(registry)
+    if found is None:
+        found = [
+            CharacterSummary(name=character.name, good=character.good, comment=character.comment)
+            for character in registry.values()
+        ]
+        _summaries[registry] = found
+    return found
+
+
+def pack_report(registry: CharacterRegistry) -> PackReport:
+    """What loading ``registry``'s pack found, with every diagnostic (pack-relative paths)."""
+    return PackReport(
+        pack=registry.pack,
+        version=registry.version,
+        loaded_count=registry.loaded_count,
+        error_count=registry.error_count,
+        total_files=registry.total_files,
+        characters=summaries(registry),
+        errors=[
+            DiagnosticReport(
+                path=diagnostic.path,
+                line=diagnostic.line,
+                col=diagnostic.col,
+                code=diagnostic.code,
+                severity=diagnostic.severity.value,
+                message=diagnostic.message,
+            )
+            for diagnostic in registry.diagnostics
+        ],
+    )
