@@ -131,7 +131,7 @@ def show(packs_root: Path, pack: str, name: str, context: PromptContext) -> str:
         message += _choices(name, list(registry), "characters")
         if registry.error_count:
             message += (
-                f"\nsome files of the pack have errors; run: unmute-server lint "
+                f"\nthe pack has errors, which may hide a character; see: unmute-server lint "
                 f"{os.path.join(str(packs_root), pack)}"
             )
         raise _UsageError(message)
