@@ -80,7 +80,9 @@ class LintResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Checked:
+class TargetCheck:
+    """What checking one PATH gave; ``usage_error`` when the PATH itself was unusable."""
+
     diagnostics: tuple[Diagnostic, ...] = ()
     files: int = 0
     characters: int = 0
@@ -105,20 +107,20 @@ def _run(args: argparse.Namespace) -> int:
 def lint_paths(paths: Sequence[str], limits: LoadLimits = DEFAULT_LIMITS) -> LintResult:
     """Lint every PATH once: a folder named twice, or a file inside a folder also named, is
     checked once, so a pack's files are read and parsed a single time per run."""
-    folders: dict[str, str] = {}  # real path -> PATH as given
-    files: dict[str, str] = {}
-    order: list[tuple[str, str]] = []  # ("pack" | "file" | "bad", PATH)
+    folders: set[str] = set()  # real paths
+    seen_files: set[str] = set()
+    order: list[tuple[str, str]] = []  # ("pack" | "file", PATH as given)
     for shown in paths:
         path = Path(shown)
         real = os.path.realpath(shown)
         if path.is_dir():
             if real not in folders:
-                folders[real] = shown
+                folders.add(real)
                 order.append(("pack", shown))
-        elif real not in files:
-            files[real] = shown
+        elif real not in seen_files:
+            seen_files.add(real)
             order.append(("file", shown))
-    checked: list[_Checked] = []
+    checked: list[TargetCheck] = []
     for kind, shown in order:
         if kind == "pack":
             checked.append(lint_pack(shown, limits))
@@ -151,12 +153,12 @@ def _sort_key(diagnostic: Diagnostic) -> tuple[bool, str, int, int, str]:
     )
 
 
-def lint_pack(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> _Checked:
+def lint_pack(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> TargetCheck:
     """Read the pack once and build its registry once, as the server would."""
     folder = Path(shown)
     snapshot = read_pack(folder, limits)
     if not snapshot.files and not snapshot.diagnostics:
-        return _Checked(usage_error=_not_a_pack(shown, folder))
+        return TargetCheck(usage_error=_not_a_pack(shown, folder))
     registry = build_registry(snapshot, folder.resolve().name, limits)
     found = sorted(registry.diagnostics, key=_sort_key)
     diagnostics = tuple(
@@ -164,7 +166,7 @@ def lint_pack(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> _Checked:
     )
     io_error = next((d for d in diagnostics if d.code in _IO_CODES), None)
     shadowed = sum(1 for d in found if d.code == "CHR401")
-    return _Checked(
+    return TargetCheck(
         diagnostics,
         files=registry.total_files + shadowed,
         characters=len(registry),
@@ -191,18 +193,18 @@ def _not_a_pack(shown: str, folder: Path) -> str:
     return message
 
 
-def lint_file(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> _Checked:
+def lint_file(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> TargetCheck:
     """Check one character file as the pack loader would, sidecar rule included."""
     path = Path(shown)
     if not path.name.endswith(CHARACTER_SUFFIXES):
         if not os.path.lexists(shown):
-            return _Checked(usage_error=f"{shown} does not exist")
-        return _Checked(
+            return TargetCheck(usage_error=f"{shown} does not exist")
+        return TargetCheck(
             usage_error=f"{shown} is neither a pack folder nor a .py or .toml character file"
         )
     if path.suffix == ".py" and path.with_suffix(".toml").is_file():
         sidecar = path.with_suffix(".toml").name
-        return _Checked(
+        return TargetCheck(
             (
                 Diagnostic(
                     shown,
@@ -217,11 +219,11 @@ def lint_file(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> _Checked:
     try:
         data = _read_regular(path, limits.max_file_bytes)
     except FileNotFoundError:
-        return _Checked(usage_error=f"{shown} does not exist")
+        return TargetCheck(usage_error=f"{shown} does not exist")
     except OSError as error:
-        return _Checked(usage_error=f"cannot read {shown}: {error.strerror or error}")
+        return TargetCheck(usage_error=f"cannot read {shown}: {error.strerror or error}")
     result = parse_character_file(shown, data, limits)
-    return _Checked(
+    return TargetCheck(
         tuple(sorted(result.diagnostics, key=_sort_key)),
         files=1,
         characters=0 if result.character is None else 1,
