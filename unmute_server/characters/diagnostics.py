@@ -52,6 +52,7 @@ CODES: dict[str, Code] = _table(
     Code("CHR107", _E, "field assigned more than once"),
     Code("CHR108", _E, "dictionary key is not a string literal"),
     Code("CHR109", _E, "unknown field name"),
+    Code("CHR110", _E, "string holds a lone surrogate escape, which is not text"),
     Code("CHR200", _E, "TOML syntax error"),
     Code("CHR300", _E, "required field is missing"),
     Code("CHR301", _E, "field has an invalid value"),
