@@ -66,6 +66,11 @@ class CharactersReload(_ClientModel):
     With ``strict`` any error diagnostic keeps the session's current pack.
     """
 
+    # The validator below requires one of the two names; the schema says so too.
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["pack"]}, {"required": ["directory"]}]}
+    )
+
     type: Literal["session.characters.reload"]
     event_id: EventId | None = None
     pack: str | None = None

@@ -12,7 +12,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from unmute_server.characters.model import Character
+from unmute_server.protocol import ClientEvent, ServerEvent
 
 #: JSON Schema dialect of every generated file (pydantic emits draft 2020-12).
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -51,9 +54,32 @@ def character_schema() -> JsonSchema:
     )
 
 
+def client_events_schema() -> JsonSchema:
+    """Every event a client may send on ``/v1/realtime`` (as the server parses them)."""
+    return with_header(
+        TypeAdapter(ClientEvent).json_schema(mode="validation"),
+        "client-events.schema.json",
+        "unmute-server client events",
+        "A JSON text frame a client sends on /v1/realtime. Fields the server does not know "
+        "are ignored, at the top level and inside session.",
+    )
+
+
+def server_events_schema() -> JsonSchema:
+    """Every event the server sends on ``/v1/realtime`` (as it serializes them)."""
+    return with_header(
+        TypeAdapter(ServerEvent).json_schema(mode="serialization"),
+        "server-events.schema.json",
+        "unmute-server server events",
+        "A JSON text frame the server sends on /v1/realtime.",
+    )
+
+
 #: File name under ``schemas/`` -> generator. Other modules' schemas are added here.
 SCHEMA_FILES: dict[str, Callable[[], JsonSchema]] = {
     "character.schema.json": character_schema,
+    "client-events.schema.json": client_events_schema,
+    "server-events.schema.json": server_events_schema,
 }
 
 
