@@ -1,0 +1,293 @@
+"""Server test fixtures: real packs in ``tmp_path``, a real server on loopback, real clients.
+
+Every event a test sends or receives through :class:`Realtime` is validated against the
+committed JSON Schemas (``schemas/client-events.schema.json`` and
+``schemas/server-events.schema.json``) with ``jsonschema``, so the tests also prove that
+the schemas describe the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import jsonschema
+import pytest
+import tomli_w
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
+from pytest_aiohttp import AiohttpClient, AiohttpServer
+
+from unmute_server.app import create_app
+from unmute_server.settings import Settings
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+
+Json = dict[str, Any]
+
+
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    schema = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
+CLIENT_SCHEMA = _validator("client-events.schema.json")
+SERVER_SCHEMA = _validator("server-events.schema.json")
+
+
+# --------------------------------------------------------------------------- packs
+
+
+def character_toml(
+    name: str, *, good: bool = False, comment: str | None = None, text: str | None = None
+) -> str:
+    document: dict[str, Any] = {"name": name, "good": good}
+    if comment is not None:
+        document["comment"] = comment
+    document["voice"] = {"source_type": "file", "path_on_server": f"voices/{name.lower()}.wav"}
+    document["instructions"] = {"type": "constant", "text": text or f"You are {name}."}
+    return tomli_w.dumps(document)
+
+
+def write_pack(root: Path, pack: str, names: Iterable[str], **files: str) -> Path:
+    """A pack folder ``root/pack`` with one TOML file per name, plus ``files`` as given."""
+    folder = root / pack
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / f"{name.lower()}.toml").write_text(character_toml(name), encoding="utf-8")
+    for file_name, text in files.items():
+        (folder / file_name.replace("__", ".")).write_text(text, encoding="utf-8")
+    return folder
+
+
+DEFAULT_NAMES = ("Alice", "Bob")
+SECOND_NAMES = ("Carol", "Dave", "Eve")
+
+
+@pytest.fixture
+def packs_root(tmp_path: Path) -> Path:
+    """``default`` (Alice, Bob), ``second`` (Carol, Dave, Eve), ``broken`` (Fay and a bad
+    file), ``empty`` (nothing valid)."""
+    root = tmp_path / "packs"
+    write_pack(root, "default", DEFAULT_NAMES)
+    write_pack(root, "second", SECOND_NAMES)
+    write_pack(root, "broken", ["Fay"], bad__toml='name = "Gus"\nvoice = 3\n')
+    write_pack(root, "empty", [], only__toml="this is not toml\n")
+    return root
+
+
+@pytest.fixture
+def settings(packs_root: Path) -> Settings:
+    return Settings(port=0, packs_root=packs_root, default_pack="default")
+
+
+# --------------------------------------------------------------------------- clients
+
+
+class Realtime:
+    """A WebSocket client of ``/v1/realtime`` that validates every event against the schemas."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+
+    async def send(self, event: Json) -> None:
+        CLIENT_SCHEMA.validate(event)
+        await self.ws.send_str(json.dumps(event))
+
+    async def send_raw(self, text: str) -> None:
+        """Send text that is not a valid event (it is the point of the test)."""
+        await self.ws.send_str(text)
+
+    async def receive(self) -> Json:
+        message = await self.ws.receive(timeout=30)
+        assert message.type is aiohttp.WSMsgType.TEXT, (message.type, message.data)
+        event: Json = json.loads(message.data)
+        SERVER_SCHEMA.validate(event)
+        return event
+
+    async def request(self, event: Json) -> Json:
+        await self.send(event)
+        return await self.receive()
+
+    async def list(self) -> Json:
+        return await self.request({"type": "session.characters.list"})
+
+    async def reload(self, pack: str, **fields: Any) -> Json:
+        return await self.request({"type": "session.characters.reload", "pack": pack, **fields})
+
+    async def update(self, **session: Any) -> Json:
+        return await self.request({"type": "session.update", "session": session})
+
+    async def close_message(self) -> aiohttp.WSMessage:
+        """Read until the server's close; the close message (``data`` is its code)."""
+        while True:
+            message = await self.ws.receive(timeout=30)
+            if message.type in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSED,
+                aiohttp.WSMsgType.CLOSING,
+            ):
+                return message
+            if message.type is aiohttp.WSMsgType.ERROR:
+                return message
+
+
+Connect = Callable[[], Awaitable[Realtime]]
+
+
+@dataclass
+class Server:
+    """A running application and a way to open sessions on it."""
+
+    app: web.Application
+    client: TestClient[web.Request, web.Application]
+
+    async def connect(self, **kwargs: Any) -> Realtime:
+        ws = await self.client.ws_connect("/v1/realtime", **kwargs)
+        return Realtime(ws)
+
+    async def metrics(self) -> str:
+        """This process's Prometheus text, as ``GET /metrics`` serves it."""
+        response = await self.client.get("/metrics")
+        assert response.status == 200
+        return await response.text()
+
+    async def get_json(self, path: str) -> Any:
+        response = await self.client.get(path)
+        assert response.status == 200
+        return await response.json()
+
+
+MakeServer = Callable[..., Awaitable[Server]]
+
+
+@pytest.fixture
+def make_server(aiohttp_client: AiohttpClient, settings: Settings) -> MakeServer:
+    """Start a server with ``settings`` changed by the keyword arguments given."""
+
+    async def make(**changes: Any) -> Server:
+        app = create_app(settings.replace(**changes))
+        client = await aiohttp_client(app)
+        return Server(app, client)
+
+    return make
+
+
+@pytest.fixture
+async def server(make_server: MakeServer) -> Server:
+    return await make_server()
+
+
+MakeTestServer = Callable[..., Awaitable[TestServer]]
+
+
+@pytest.fixture
+def make_test_server(aiohttp_server: AiohttpServer, settings: Settings) -> MakeTestServer:
+    """A bare test server (no client session), for tests that stop the server themselves."""
+
+    async def make(**changes: Any) -> TestServer:
+        return await aiohttp_server(create_app(settings.replace(**changes)))
+
+    return make
+
+
+async def until(condition: Callable[[], bool], what: str, *, polls: int = 3000) -> None:
+    """Wait for ``condition`` (something another task does), checking every 5 ms.
+
+    Bounded by a number of polls rather than a clock, and it fails naming ``what``.
+    """
+    for _ in range(polls):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"gave up waiting: {what}")
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def sample_in(text: str, name: str, labels: dict[str, str] | None = None) -> float:
+    """One sample's value in Prometheus ``text``; 0 when absent."""
+    wanted = labels or {}
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and all(found.labels.get(k) == v for k, v in wanted.items()):
+                return float(found.value)
+    return 0.0
+
+
+# --------------------------------------------------------------------------- raw sockets
+
+
+class RawWebSocket:
+    """A hand-made WebSocket client on a plain socket: it reads only when told to.
+
+    For what a well-behaved client library will not do: vanish mid-reload, or never answer
+    a close.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def connect(cls, host: str, port: int) -> RawWebSocket:
+        reader, writer = await asyncio.open_connection(host, port)
+        key = "dGhlIHNhbXBsZSBub25jZQ=="
+        writer.write(
+            (
+                "GET /v1/realtime HTTP/1.1\r\n"
+                f"Host: {host}:{port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+        return cls(reader, writer)
+
+    def send_text(self, text: str) -> None:
+        payload = text.encode()
+        mask = os.urandom(4)
+        header = bytearray([0x81])
+        if len(payload) < 126:
+            header.append(0x80 | len(payload))
+        elif len(payload) < 1 << 16:
+            header.append(0x80 | 126)
+            header += len(payload).to_bytes(2, "big")
+        else:
+            header.append(0x80 | 127)
+            header += len(payload).to_bytes(8, "big")
+        masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+        self.writer.write(bytes(header) + mask + masked)
+
+    async def read_frame(self) -> tuple[int, bytes]:
+        """The next frame's opcode and payload (server frames are not masked)."""
+        first, second = await self.reader.readexactly(2)
+        length = second & 0x7F
+        if length == 126:
+            length = int.from_bytes(await self.reader.readexactly(2), "big")
+        elif length == 127:
+            length = int.from_bytes(await self.reader.readexactly(8), "big")
+        return first & 0x0F, await self.reader.readexactly(length)
+
+    def abort(self) -> None:
+        self.writer.transport.abort()
+
+
+@pytest.fixture
+async def raw_sockets() -> AsyncIterator[list[RawWebSocket]]:
+    """Raw sockets a test opens; aborted at the end whatever happened."""
+    opened: list[RawWebSocket] = []
+    yield opened
+    for raw in opened:
+        raw.abort()
