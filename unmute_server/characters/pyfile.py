@@ -108,6 +108,9 @@ def read_python(path: str, text: str, limits: LoadLimits) -> RawDocument:
         module = ast.parse(text, filename=path, mode="exec")
     except SyntaxError as error:
         line, col = _syntax_error_position(text, error)
+        if error.msg == "too many nested parentheses":  # the tokenizer's own depth limit
+            message = "brackets are nested too deeply to parse; flatten the value"
+            return _failed(path, line, col, "CHR005", message)
         return _failed(path, line, col, "CHR100", f"syntax error: {error.msg}")
     except (RecursionError, MemoryError):
         message = "file is nested too deeply to parse; flatten the value"
