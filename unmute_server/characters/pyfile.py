@@ -217,6 +217,9 @@ class _Positions(Mapping[FieldPath, Position]):
     def __len__(self) -> int:
         return len(self.nodes) + 1
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self)!r})"
+
 
 _Slot = list[object] | dict[str, object]
 _Pending = tuple[ast.expr, FieldPath, int, _Slot, int | str]
@@ -293,8 +296,13 @@ class _Reader:
             self.report(target, "CHR107", message)
             return
         self.assigned[field] = target.lineno
+        path = (field,)
+        if isinstance(value, ast.Constant) and _plain(value.value, self.limits.max_string_length):
+            self.fields[field] = value.value  # the common case, without the walk's set-up
+            self.nodes[path] = value
+            return
         before = len(self.diagnostics)
-        read = self.value(value, (field,))
+        read = self.value(value, path)
         if len(self.diagnostics) == before:
             self.fields[field] = read
 
