@@ -35,7 +35,8 @@ def new_event_id() -> str:
 
 
 class _ClientModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Strict: "allow_recording": "no" is an error, not a guess (it is a consent flag).
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
 class SessionConfigUpdate(_ClientModel):

@@ -97,10 +97,11 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
     try:
         await connection.run()
     finally:
+        # Bookkeeping first and without a pause, so it happens even if cancelled below.
         hub.discard(ws)
         metrics.ACTIVE_SESSIONS.dec()
-        await connection.outbox.abandon()
         metrics.session_closed(connection.closed_with or ws.close_code)
+        await connection.outbox.abandon()
     return ws
 
 

@@ -1,0 +1,133 @@
+"""``unmute-server serve``: settings from flags over environment, refusals, and a real run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+import tomli_w
+
+from unmute_server.cli import build_parser
+from unmute_server.cli.serve import build_settings
+from unmute_server.settings import SettingsError
+
+
+def test_flags_win_over_environment_which_wins_over_defaults() -> None:
+    env = {"UNMUTE_PORT": "9001", "UNMUTE_HOST": "0.0.0.0", "UNMUTE_MAX_SESSIONS": "5"}  # noqa: S104
+    settings = build_settings(
+        build_parser().parse_args(["serve", "--port", "0", "--default-pack", "classics"]), env
+    )
+    assert settings.port == 0
+    assert settings.host == "0.0.0.0"  # noqa: S104
+    assert settings.max_sessions == 5
+    assert settings.default_pack == "classics"
+    assert settings.packs_root == Path("character_packs")
+
+
+def test_boolean_flag_overrides_the_variable_both_ways() -> None:
+    parser = build_parser()
+    on = {"UNMUTE_WS_COMPRESSION": "1"}
+    assert build_settings(parser.parse_args(["serve"]), on).ws_compression is True
+    assert (
+        build_settings(parser.parse_args(["serve", "--no-ws-compression"]), on).ws_compression
+        is False
+    )
+    assert (
+        build_settings(parser.parse_args(["serve", "--ws-compression"]), {}).ws_compression is True
+    )
+
+
+def test_bad_flag_values_name_the_flag() -> None:
+    with pytest.raises(SettingsError, match="--port 'x': expected a whole number"):
+        build_settings(build_parser().parse_args(["serve", "--port", "x"]), {})
+    with pytest.raises(SettingsError, match="outbox_limit must be at least 1"):
+        build_settings(build_parser().parse_args(["serve", "--outbox-limit", "0"]), {})
+
+
+def write_pack(root: Path, pack: str, names: list[str]) -> None:
+    folder = root / pack
+    folder.mkdir(parents=True)
+    for name in names:
+        document = {
+            "name": name,
+            "voice": {"source_type": "file", "path_on_server": "v.wav"},
+            "instructions": {"type": "constant", "text": f"You are {name}."},
+        }
+        (folder / f"{name.lower()}.toml").write_text(tomli_w.dumps(document))
+
+
+def run_serve(
+    args: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "unmute_server", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_default_pack_without_valid_characters_exits_2_before_listening(tmp_path: Path) -> None:
+    (tmp_path / "hollow").mkdir()
+    (tmp_path / "hollow" / "x.toml").write_text("name = 3\n")
+    result = run_serve(["--packs-root", str(tmp_path), "--default-pack", "hollow", "--port", "0"])
+    assert result.returncode == 2
+    assert "default pack 'hollow'" in result.stderr
+    assert "no valid characters" in result.stderr
+    assert "listening" not in result.stdout
+
+
+def test_bad_environment_value_exits_2_naming_the_variable(tmp_path: Path) -> None:
+    result = run_serve([], env={"UNMUTE_PORT": "http"})
+    assert result.returncode == 2
+    assert "UNMUTE_PORT='http': expected a whole number" in result.stderr
+
+
+async def test_serve_prints_the_real_port_serves_and_stops_cleanly_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    write_pack(tmp_path, "main", ["Ada", "Ben"])
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "unmute_server",
+        "serve",
+        "--port",
+        "0",
+        "--packs-root",
+        str(tmp_path),
+        "--default-pack",
+        "main",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode().strip()
+        prefix = "unmute-server listening on http://127.0.0.1:"
+        assert line.startswith(prefix), line
+        port = int(line.removeprefix(prefix))
+        assert port > 0
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(f"http://127.0.0.1:{port}/v1/realtime")
+            await ws.send_str(json.dumps({"type": "session.characters.list"}))
+            listed = json.loads((await ws.receive(timeout=30)).data)
+            assert [item["name"] for item in listed["characters"]] == ["Ada", "Ben"]
+            process.send_signal(signal.SIGTERM)
+            closed = await ws.receive(timeout=30)
+            assert closed.type is aiohttp.WSMsgType.CLOSE
+            assert closed.data == aiohttp.WSCloseCode.GOING_AWAY
+        assert await asyncio.wait_for(process.wait(), 60) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

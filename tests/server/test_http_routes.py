@@ -1,0 +1,63 @@
+"""``/v1/health`` and ``/v1/voices``: answered from memory, shaped as documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.server.conftest import MakeServer, Server, until
+from unmute_server.state import PACKS, SESSIONS
+
+BUNDLED_PACKS = Path(__file__).resolve().parents[2] / "character_packs"
+
+
+async def test_health_reports_sessions_and_the_default_pack(server: Server) -> None:
+    version = server.app[PACKS].default.version
+    assert await server.get_json("/v1/health") == {
+        "ok": True,
+        "sessions": 0,
+        "default_pack": {"name": "default", "version": version, "characters": 2},
+    }
+    first = await server.connect()
+    await server.connect()
+    assert (await server.get_json("/v1/health"))["sessions"] == 2
+    await first.ws.close()
+    await until(lambda: len(server.app[SESSIONS]) == 1, "one session to end")
+    assert (await server.get_json("/v1/health"))["sessions"] == 1
+
+
+async def test_health_is_not_changed_by_a_sessions_reload(server: Server) -> None:
+    client = await server.connect()
+    await client.reload("second")
+    health = await server.get_json("/v1/health")
+    assert health["default_pack"]["name"] == "default"
+    assert health["default_pack"]["characters"] == 2
+
+
+async def test_voices_lists_the_default_packs_characters(make_server: MakeServer) -> None:
+    server = await make_server(default_pack="broken")
+    assert await server.get_json("/v1/voices") == [
+        {
+            "name": "Fay",
+            "good": False,
+            "comment": None,
+            "voice": {
+                "source_type": "file",
+                "path_on_server": "voices/fay.wav",
+                "description": None,
+                "description_link": None,
+            },
+            "instructions_type": "constant",
+        }
+    ]
+
+
+async def test_voices_of_the_bundled_default_pack_name_every_instruction_type(
+    make_server: MakeServer,
+) -> None:
+    server = await make_server(packs_root=BUNDLED_PACKS)
+    voices = await server.get_json("/v1/voices")
+    assert len(voices) == len(server.app[PACKS].default)
+    assert {voice["instructions_type"] for voice in voices} >= {"constant", "template"}
+    for voice in voices:
+        assert set(voice) == {"name", "good", "comment", "voice", "instructions_type"}
+        assert voice["voice"]["source_type"] in ("file", "freesound")

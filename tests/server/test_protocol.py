@@ -1,0 +1,153 @@
+"""Event models: parsing, the error shape, and the committed schemas."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.server.conftest import CLIENT_SCHEMA, SERVER_SCHEMA
+from unmute_server.protocol import (
+    CharactersList,
+    CharactersReload,
+    ErrorCode,
+    InvalidEvent,
+    SessionUpdate,
+    encode,
+    error_event,
+    parse_client_event,
+)
+from unmute_server.schemas import generated_files
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+
+
+def test_session_update_reads_voice_instructions_and_consent() -> None:
+    event = parse_client_event(
+        '{"type": "session.update", "event_id": "e1", "session": '
+        '{"voice": "Alice", "instructions": "Be brief.", "allow_recording": true}}'
+    )
+    assert isinstance(event, SessionUpdate)
+    assert event.event_id == "e1"
+    assert (event.session.voice, event.session.instructions) == ("Alice", "Be brief.")
+    assert event.session.allow_recording is True
+
+
+def test_unknown_fields_are_ignored_inside_session_and_at_the_top() -> None:
+    event = parse_client_event(
+        json.dumps(
+            {
+                "type": "session.update",
+                "session": {
+                    "modalities": ["audio", "text"],
+                    "input_audio_format": "pcm16",
+                    "turn_detection": None,
+                    "tools": [],
+                },
+                "future_field": 1,
+            }
+        )
+    )
+    assert isinstance(event, SessionUpdate)
+    assert event.session.voice is None
+
+
+def test_reload_takes_pack_or_its_legacy_alias_directory() -> None:
+    by_pack = parse_client_event('{"type": "session.characters.reload", "pack": "a"}')
+    by_directory = parse_client_event('{"type": "session.characters.reload", "directory": "a"}')
+    assert isinstance(by_pack, CharactersReload)
+    assert isinstance(by_directory, CharactersReload)
+    assert by_pack.pack_name == by_directory.pack_name == "a"
+    assert by_pack.strict is False
+    same = parse_client_event(
+        '{"type": "session.characters.reload", "pack": "a", "directory": "a"}'
+    )
+    assert isinstance(same, CharactersReload)
+
+
+def test_reload_with_two_different_names_is_invalid() -> None:
+    with pytest.raises(InvalidEvent, match="name different packs"):
+        parse_client_event('{"type": "session.characters.reload", "pack": "a", "directory": "b"}')
+
+
+def test_list_needs_nothing_but_its_type() -> None:
+    assert isinstance(parse_client_event(b'{"type": "session.characters.list"}'), CharactersList)
+
+
+@pytest.mark.parametrize(
+    ("frame", "event_type", "event_id", "param", "message"),
+    [
+        ("{", None, None, None, "malformed JSON: "),
+        ('"text"', None, None, None, "an event must be a JSON object with a 'type'"),
+        ('{"event_id": "a"}', None, "a", "type", "the event has no 'type' field"),
+        (
+            '{"type": "input_audio_buffer.append", "event_id": "b"}',
+            "input_audio_buffer.append",
+            "b",
+            "type",
+            "unknown event type 'input_audio_buffer.append'; known types: session.update, "
+            "session.characters.reload, session.characters.list",
+        ),
+        (
+            '{"type": "session.update", "event_id": "c", "session": {"allow_recording": "no"}}',
+            "session.update",
+            "c",
+            "session.allow_recording",
+            "session.update: field 'session.allow_recording' input should be a valid boolean",
+        ),
+        (
+            '{"type": "session.characters.list", "event_id": ' + json.dumps("x" * 300) + "}",
+            "session.characters.list",
+            None,
+            "event_id",
+            "session.characters.list: field 'event_id' string should have at most 256 characters",
+        ),
+    ],
+)
+def test_invalid_events_explain_themselves_and_keep_what_can_be_recovered(
+    frame: str, event_type: str | None, event_id: str | None, param: str | None, message: str
+) -> None:
+    with pytest.raises(InvalidEvent) as raised:
+        parse_client_event(frame)
+    invalid = raised.value
+    assert invalid.message.startswith(message)
+    assert (invalid.event_type, invalid.event_id, invalid.param) == (event_type, event_id, param)
+
+
+def test_error_events_have_the_openai_realtime_shape() -> None:
+    event = error_event(ErrorCode.UNKNOWN_CHARACTER, "no such voice", event_id="e9", param="x")
+    payload: dict[str, Any] = json.loads(encode(event))
+    assert payload["type"] == "error"
+    assert payload["event_id"].startswith("event_")
+    assert payload["error"] == {
+        "type": "invalid_request_error",
+        "code": "unknown_character",
+        "message": "no such voice",
+        "param": "x",
+        "event_id": "e9",
+        "details": None,
+    }
+    SERVER_SCHEMA.validate(payload)
+    internal = json.loads(encode(error_event(ErrorCode.INTERNAL_ERROR, "bug")))
+    assert internal["error"]["type"] == "server_error"
+
+
+def test_server_event_ids_are_fresh() -> None:
+    ids = {json.loads(encode(error_event(ErrorCode.INVALID_EVENT, "x")))["event_id"] for _ in "ab"}
+    assert len(ids) == 2
+
+
+def test_committed_event_schemas_are_the_generated_ones() -> None:
+    generated = generated_files()
+    for name in ("client-events.schema.json", "server-events.schema.json"):
+        assert (SCHEMAS / name).read_text(encoding="utf-8") == generated[name]
+
+
+def test_client_schema_refuses_what_the_parser_refuses() -> None:
+    assert not CLIENT_SCHEMA.is_valid({"type": "session.characters.reload"})
+    assert not CLIENT_SCHEMA.is_valid({"type": "nope"})
+    assert not CLIENT_SCHEMA.is_valid({"type": "session.update"})
+    assert CLIENT_SCHEMA.is_valid({"type": "session.characters.reload", "directory": "a"})
+    assert CLIENT_SCHEMA.is_valid({"type": "session.update", "session": {"modalities": []}})

@@ -1,0 +1,98 @@
+"""Settings: one validated object, built from ``UNMUTE_*`` variables with overrides on top."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from unmute_server.settings import OPTIONS, Settings, SettingsError, parse_bool
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    settings = Settings()
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.packs_root == Path("character_packs")
+    assert settings.default_pack == "default"
+    assert settings.max_message_bytes == 1024 * 1024
+    assert settings.heartbeat_seconds == 30
+    assert settings.max_sessions == 10_000
+    assert (settings.reload_limit, settings.reload_window_seconds) == (10, 10)
+    assert settings.outbox_limit == 256
+    assert settings.ws_compression is False
+
+
+def test_every_variable_is_read() -> None:
+    env = {
+        "UNMUTE_HOST": "0.0.0.0",  # noqa: S104
+        "UNMUTE_PORT": "0",
+        "UNMUTE_PACKS_ROOT": "/srv/packs",
+        "UNMUTE_DEFAULT_PACK": "classics",
+        "UNMUTE_MAX_MESSAGE_BYTES": "15728640",
+        "UNMUTE_HEARTBEAT_SECONDS": "12.5",
+        "UNMUTE_MAX_SESSIONS": "3",
+        "UNMUTE_RELOAD_LIMIT": "4",
+        "UNMUTE_RELOAD_WINDOW_SECONDS": "60",
+        "UNMUTE_OUTBOX_LIMIT": "16",
+        "UNMUTE_WS_COMPRESSION": "yes",
+        "UNMUTE_SHUTDOWN_TIMEOUT": "0",
+    }
+    assert set(env) == {option.env for option in OPTIONS}
+    settings = Settings.from_environment(env)
+    assert settings == Settings(
+        host="0.0.0.0",  # noqa: S104
+        port=0,
+        packs_root=Path("/srv/packs"),
+        default_pack="classics",
+        max_message_bytes=15 * 1024 * 1024,
+        heartbeat_seconds=12.5,
+        max_sessions=3,
+        reload_limit=4,
+        reload_window_seconds=60,
+        outbox_limit=16,
+        ws_compression=True,
+        shutdown_timeout=0,
+    )
+
+
+def test_overrides_win_over_the_environment_and_none_means_not_given() -> None:
+    env = {"UNMUTE_PORT": "9000", "UNMUTE_DEFAULT_PACK": "classics"}
+    settings = Settings.from_environment(env, port=0, default_pack=None)
+    assert settings.port == 0
+    assert settings.default_pack == "classics"
+
+
+def test_empty_variables_are_ignored() -> None:
+    assert Settings.from_environment({"UNMUTE_PORT": ""}).port == 8000
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"UNMUTE_PORT": "eighty"}, "UNMUTE_PORT='eighty': expected a whole number"),
+        ({"UNMUTE_PORT": "70000"}, "port must be between 0 and 65535"),
+        ({"UNMUTE_MAX_SESSIONS": "0"}, "max_sessions must be at least 1"),
+        ({"UNMUTE_HEARTBEAT_SECONDS": "-1"}, "heartbeat_seconds must be a positive"),
+        ({"UNMUTE_HEARTBEAT_SECONDS": "nan"}, "UNMUTE_HEARTBEAT_SECONDS='nan'"),
+        ({"UNMUTE_WS_COMPRESSION": "maybe"}, "UNMUTE_WS_COMPRESSION='maybe': expected one of"),
+        ({"UNMUTE_SHUTDOWN_TIMEOUT": "-2"}, "shutdown_timeout must be zero or more"),
+    ],
+)
+def test_bad_values_name_the_setting(env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_environment(env)
+    assert fragment in str(raised.value)
+
+
+def test_settings_are_frozen_and_replace_validates() -> None:
+    settings = Settings()
+    with pytest.raises(AttributeError):
+        settings.port = 1  # type: ignore[misc]
+    assert settings.replace(port=0).port == 0
+    with pytest.raises(SettingsError):
+        settings.replace(outbox_limit=0)
+
+
+@pytest.mark.parametrize(("raw", "value"), [("1", True), ("TRUE", True), ("off", False)])
+def test_parse_bool_reads_the_usual_spellings(raw: str, value: bool) -> None:
+    assert parse_bool(raw) is value
