@@ -540,6 +540,20 @@ async def test_client_vanishing_mid_reload_logs_no_error_and_leaks_nothing(
     assert names(await client.list()) == list(DEFAULT_NAMES)
 
 
+async def test_a_peer_that_stops_answering_pings_is_dropped(
+    make_server: MakeServer, raw_sockets: list[RawWebSocket]
+) -> None:
+    server = await make_server(heartbeat_seconds=0.05)
+    assert server.client.port is not None
+    mute = await RawWebSocket.connect("127.0.0.1", server.client.port)
+    raw_sockets.append(mute)
+    await until(lambda: len(server.app[SESSIONS]) == 1, "the session to open")
+    await until(lambda: len(server.app[SESSIONS]) == 0, "the mute peer to be dropped")
+    opcode, _payload = await mute.read_frame()
+    assert opcode == 0x9  # what it never answered: a ping
+    assert await mute.reader.read() == b""  # and then the server hung up
+
+
 async def test_server_shutdown_closes_every_session_with_1001(
     make_test_server: MakeTestServer,
 ) -> None:
