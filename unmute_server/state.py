@@ -23,10 +23,12 @@ from unmute_server.settings import Settings
 class SessionHub:
     """The open session sockets of one application, so shutdown can close every one."""
 
-    __slots__ = ("_sockets",)
+    __slots__ = ("_sockets", "closing_code")
 
     def __init__(self) -> None:
         self._sockets: set[web.WebSocketResponse] = set()
+        #: The code :meth:`close_all` closes with, once it has been called.
+        self.closing_code: int | None = None
 
     def __len__(self) -> int:
         return len(self._sockets)
@@ -43,6 +45,7 @@ class SessionHub:
         A socket whose close is cut ends with 1006 on the client's side: a client that does
         not answer a close frame cannot hold shutdown up for longer than ``wait_seconds``.
         """
+        self.closing_code = code
         if not self._sockets:
             return
         closes = [

@@ -17,7 +17,7 @@ import time
 import weakref
 from typing import Final
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
 
 from unmute_server import metrics
 from unmute_server.characters.pack import PackNameError, PackNameProblem, resolve_pack
@@ -100,9 +100,26 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
         # Bookkeeping first and without a pause, so it happens even if cancelled below.
         hub.discard(ws)
         metrics.ACTIVE_SESSIONS.dec()
-        metrics.session_closed(connection.closed_with or ws.close_code)
+        metrics.session_closed(connection.closed_with or hub.closing_code or ws.close_code)
         await connection.outbox.abandon()
     return ws
+
+
+def _close_code(message: WSMessage, chosen: int | None) -> int | None:
+    """The code that ended the session: the first close frame's, not the reply's.
+
+    A ``CLOSE`` message carries the client's code. An ``ERROR`` means aiohttp has already
+    closed the socket: with the code of a protocol error (1009 for a message over
+    ``max_msg_size``) or 1006 when the peer stopped answering pings. ``CLOSING`` and
+    ``CLOSED`` follow a close this server started, whose code the caller knows.
+    """
+    if message.type is WSMsgType.CLOSE and isinstance(message.data, int):
+        return message.data
+    if message.type is WSMsgType.ERROR:
+        if isinstance(message.data, WebSocketError):
+            return message.data.code
+        return WSCloseCode.ABNORMAL_CLOSURE
+    return chosen
 
 
 async def _refuse_over_capacity(ws: web.WebSocketResponse, limit: int) -> None:
@@ -154,8 +171,7 @@ class Connection:
                         )
                     )
                 else:
-                    # CLOSE, CLOSING, CLOSED, or ERROR: aiohttp has already closed the
-                    # socket (with 1009 for a message over max_msg_size).
+                    self.closed_with = _close_code(message, self.closed_with)
                     return
         except ClientTooSlowError:
             await self._close_too_slow()

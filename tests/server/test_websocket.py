@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client import generate_latest
 
 from tests.server.conftest import (
     DEFAULT_NAMES,
@@ -22,6 +23,7 @@ from tests.server.conftest import (
     Realtime,
     Server,
     character_toml,
+    sample_in,
     until,
     write_pack,
 )
@@ -496,6 +498,7 @@ async def test_oversized_frame_closes_only_that_connection_with_1009(
     make_server: MakeServer,
 ) -> None:
     server = await make_server(max_message_bytes=2048)
+    before = await server.metrics()
     bystander = await server.connect()
     offender = await server.connect()
     await offender.send_raw('{"type": "session.characters.list", "pad": "' + "x" * 4096 + '"}')
@@ -503,6 +506,12 @@ async def test_oversized_frame_closes_only_that_connection_with_1009(
     assert closed.type is aiohttp.WSMsgType.CLOSE
     assert closed.data == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
     assert names(await bystander.list()) == list(DEFAULT_NAMES)
+    await until(lambda: len(server.app[SESSIONS]) == 1, "the offender's session to end")
+    closes = "unmute_websocket_closes_total"
+    after = await server.metrics()
+    assert sample_in(after, closes, {"code": "1009"}) == (
+        sample_in(before, closes, {"code": "1009"}) + 1
+    )
     # Just under the limit is fine.
     fine = await server.connect()
     await fine.send_raw('{"type": "session.characters.list", "pad": "' + "x" * 1900 + '"}')
@@ -558,6 +567,8 @@ async def test_server_shutdown_closes_every_session_with_1001(
     make_test_server: MakeTestServer,
 ) -> None:
     test_server = await make_test_server()
+    counter = "unmute_websocket_closes_total"
+    before = sample_in(generate_latest().decode(), counter, {"code": "1001"})
     async with aiohttp.ClientSession() as http:
         sockets = [await http.ws_connect(test_server.make_url("/v1/realtime")) for _ in range(3)]
         clients = [Realtime(ws) for ws in sockets]
@@ -567,6 +578,8 @@ async def test_server_shutdown_closes_every_session_with_1001(
         closes = await asyncio.gather(*waits)
     assert [close.type for close in closes] == [aiohttp.WSMsgType.CLOSE] * 3
     assert [close.data for close in closes] == [aiohttp.WSCloseCode.GOING_AWAY] * 3
+    # The server is gone, so its counters are read straight from the process's registry.
+    assert sample_in(generate_latest().decode(), counter, {"code": "1001"}) == before + 3
 
 
 async def test_over_the_session_limit_an_error_then_close_1013(make_server: MakeServer) -> None:
