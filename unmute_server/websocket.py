@@ -105,6 +105,13 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+def _shorten(text: str | None, limit: int = 64) -> str | None:
+    """A client's string cut short for quoting back in a message."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + "..."
+
+
 def _close_code(message: WSMessage, chosen: int | None) -> int | None:
     """The code that ended the session: the first close frame's, not the reply's.
 
@@ -236,7 +243,8 @@ class Connection:
             self._send(
                 error_event(
                     ErrorCode.UNKNOWN_CHARACTER,
-                    f"no character named {config.voice!r} in pack {session.registry.pack!r}; "
+                    f"no character named {_shorten(config.voice)!r} in pack "
+                    f"{session.registry.pack!r}; "
                     "session.characters.list shows the names",
                     event_id=event.event_id,
                     param="session.voice",
