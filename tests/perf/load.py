@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -75,7 +77,7 @@ FULL = LoadSizes(
 QUICK = LoadSizes(
     idle_sessions=200,
     memory_runs=3,
-    burst_sessions=200,
+    burst_sessions=1000,
     burst_rounds=5,
     paced_sessions=200,
     paced_seconds=2.0,
@@ -144,19 +146,47 @@ def _parse_report(stdout: str, stderr: str, returncode: int) -> dict[str, Any]:
     return report
 
 
-def loadtest(url: str, *options: str) -> dict[str, Any]:
-    """Run the load generator to the end; its JSON report."""
-    try:
-        done = subprocess.run(
-            _loadtest_argv(url, *options),
-            capture_output=True,
-            text=True,
-            timeout=LOADTEST_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise LoadError(f"loadtest {' '.join(options)} took over {LOADTEST_TIMEOUT} s") from None
-    return _parse_report(done.stdout, done.stderr, done.returncode)
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """The server as seen at the start of one load generator phase."""
+
+    cpu_seconds: float
+    loop_lag: dict[float, float]
+
+
+def loadtest(
+    url: str, *options: str, server: ServerProcess | None = None
+) -> tuple[dict[str, Any], dict[str, Sample]]:
+    """Run the load generator to the end: its JSON report, and ``server`` sampled at the
+    start of every phase (``events``, ``round-1``, ``close``...) when a server is given."""
+    argv = _loadtest_argv(url, *options, *(("--phase-lines",) if server else ()))
+    samples: dict[str, Sample] = {}
+    with tempfile.TemporaryFile("w+") as errors:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, text=True)
+        watchdog = threading.Timer(LOADTEST_TIMEOUT, process.kill)
+        watchdog.start()
+        try:
+            assert process.stdout is not None
+            report_lines = []
+            for line in process.stdout:
+                if line.startswith("phase ") and server is not None:
+                    lag = (
+                        histogram_buckets(server.metrics_text(), LOOP_LAG)
+                        if server.has_metrics
+                        else {}
+                    )
+                    samples[line.split()[1]] = Sample(server.cpu_seconds(), lag)
+                else:
+                    report_lines.append(line)
+            process.wait()
+        finally:
+            watchdog.cancel()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        errors.seek(0)
+        report = _parse_report("".join(report_lines), errors.read(), process.returncode)
+    return report, samples
 
 
 @contextmanager
@@ -201,9 +231,9 @@ def failures(report: dict[str, Any]) -> int:
     return int(totals["errors"]) + int(totals["unanswered"]) + int(totals["connect_failed"])
 
 
-def _loop_lag_p99(server: ServerProcess, before: dict[float, float]) -> float:
-    after = histogram_buckets(server.metrics_text(), LOOP_LAG)
-    value, _count = histogram_quantile(before, after, 0.99)
+def loop_lag_p99(start: Sample, end: Sample) -> float:
+    """The server's event-loop lag p99 between two samples, in milliseconds."""
+    value, _count = histogram_quantile(start.loop_lag, end.loop_lag, 0.99)
     return value * 1000
 
 
@@ -248,112 +278,115 @@ def memory_figures(ctx: LoadContext) -> list[Figure]:
     return figures
 
 
+def _burst(server: ServerProcess, sessions: int, rounds: int) -> tuple[list[float], int, float]:
+    """Answers/s of each round, failures, and server CPU per answer during the rounds (us)."""
+    report, samples = loadtest(
+        server.ws_url,
+        *("--scenario", "burst", "--sessions", str(sessions)),
+        *("--rounds", str(rounds), "--ramp-batch", "200"),
+        server=server,
+    )
+    answers = sum(r["answers"] for r in report["rounds"])
+    cpu = samples["close"].cpu_seconds - samples["round-1"].cpu_seconds
+    per_round = [r["per_second"] for r in report["rounds"]]
+    return per_round, failures(report), cpu / max(answers, 1) * 1e6
+
+
 def throughput_figures(ctx: LoadContext) -> list[Figure]:
     sizes = ctx.sizes
-    n = sizes.burst_sessions
-    burst = [
-        *("--scenario", "burst", "--sessions", str(n)),
-        *("--rounds", str(sizes.burst_rounds), "--ramp-batch", "200"),
-    ]
-    ctx.log(f"{n} sessions, list at once, {sizes.burst_rounds} rounds: unmute-server")
+    n, m, rounds = sizes.burst_sessions, sizes.paced_sessions, sizes.burst_rounds
     paced_runs: list[float] = []
     paced_lag: list[float] = []
     paced_failures = 0
     with unmute_server(ctx.packs_root, DEFAULT_PACK, compression=False) as server:
-        ours = loadtest(server.ws_url, *burst)
-        for run in range(sizes.paced_runs):
-            ctx.log(f"{sizes.paced_sessions} sessions, list paced at {PACED_RATE}/s, run {run + 1}")
-            before = histogram_buckets(server.metrics_text(), LOOP_LAG)
-            paced = loadtest(
+        ctx.log(f"{n} sessions, list at once, {rounds} rounds: unmute-server")
+        ours, ours_failed, ours_cpu = _burst(server, n, rounds)
+    for run in range(sizes.paced_runs):
+        ctx.log(f"{m} sessions, list paced at {PACED_RATE}/s, run {run + 1}")
+        with unmute_server(ctx.packs_root, DEFAULT_PACK, compression=False) as server:
+            paced, samples = loadtest(
                 server.ws_url,
-                "--scenario",
-                "list",
-                "--sessions",
-                str(sizes.paced_sessions),
-                "--rate",
-                str(PACED_RATE),
-                "--duration",
-                str(sizes.paced_seconds),
-                "--ramp-batch",
-                "200",
+                *("--scenario", "list", "--sessions", str(m), "--ramp-batch", "200"),
+                *("--rate", str(PACED_RATE), "--duration", str(sizes.paced_seconds)),
+                server=server,
             )
-            paced_lag.append(_loop_lag_p99(server, before))
-            paced_runs.append(paced["latency"]["session.characters.list"]["p99"] * 1000)
-            paced_failures += failures(paced)
-    ctx.log(f"{n} sessions, list at once, {sizes.burst_rounds} rounds: bare aiohttp")
+        paced_lag.append(loop_lag_p99(samples["events"], samples["close"]))
+        paced_runs.append(paced["latency"]["session.characters.list"]["p99"] * 1000)
+        paced_failures += failures(paced)
+    ctx.log(f"{n} sessions, list at once, {rounds} rounds: bare aiohttp")
     with bare_server(ctx.reply_file, compression=False) as bare:
-        baseline = loadtest(bare.ws_url, *burst)
-    per_round = [r["per_second"] for r in ours["rounds"]]
-    base_round = [r["per_second"] for r in baseline["rounds"]]
-    m = sizes.paced_sessions
+        base, base_failed, base_cpu = _burst(bare, n, rounds)
     return [
         Figure(
             f"{n:,} sessions all send list at once: answers/s",
             "1/s",
-            per_round,
+            ours,
             Target(ratio_at_least=0.7),
             "bare aiohttp",
-            base_round,
-            note=f"one run per round; {sizes.burst_rounds} rounds on {n} held sessions",
+            base,
+            note=f"one value per round; {rounds} rounds on {n} held sessions; the client "
+            "and the server share the machine's 2 cores",
         ),
         Figure(
-            f"{n:,} sessions all send list at once: errors",
+            "  same: errors",
             "count",
-            [float(failures(ours))],
+            [float(ours_failed)],
             Target(at_most=0),
             "bare aiohttp",
-            [float(failures(baseline))],
+            [float(base_failed)],
             note="errors + unanswered + failed connections over all rounds",
+        ),
+        Figure(
+            "  same: server CPU per answer",
+            "us",
+            [ours_cpu],
+            None,
+            "bare aiohttp",
+            [base_cpu],
+            note="server process CPU time during the rounds / answers",
         ),
         Figure(
             f"{m:,} sessions, list paced at {PACED_RATE:,}/s: p99 latency",
             "ms",
             paced_runs,
             Target(at_most=20),
-            note=f"{sizes.paced_seconds:g} s per run; client-side send-to-answer time",
+            note=f"{sizes.paced_seconds:g} s per run after all sessions connected; "
+            "client-side send-to-answer time",
         ),
-        Figure(
-            "  same: errors (all runs)",
-            "count",
-            [float(paced_failures)],
-            Target(at_most=0),
-        ),
+        Figure("  same: errors (all runs)", "count", [float(paced_failures)], Target(at_most=0)),
         Figure(
             "  same: server loop lag p99",
             "ms",
             paced_lag,
             None,
-            note="from unmute_event_loop_lag_seconds buckets, interpolated",
+            note="unmute_event_loop_lag_seconds over the paced phase, interpolated in buckets",
         ),
     ]
 
 
+def _reload_run(ctx: LoadContext, sessions: int, rate: int | None) -> tuple[dict[str, Any], float]:
+    with unmute_server(ctx.packs_root, DEFAULT_PACK, compression=False) as server:
+        report, samples = loadtest(
+            server.ws_url,
+            *("--scenario", "mix", "--sessions", str(sessions), "--events", "0"),
+            *("--reloads", str(RELOADS_PER_SESSION), "--packs", f"{OTHER_PACK},{DEFAULT_PACK}"),
+            *("--ramp-batch", "200", *(("--rate", str(rate)) if rate else ())),
+            server=server,
+        )
+    return report, loop_lag_p99(samples["events"], samples["close"])
+
+
 def reload_figures(ctx: LoadContext) -> list[Figure]:
-    sizes = ctx.sizes
-    n = sizes.reload_sessions
+    n = ctx.sizes.reload_sessions
     p99_runs, lag_runs, errors = [], [], 0
-    for run in range(sizes.reload_runs):
-        ctx.log(f"{n} sessions x {RELOADS_PER_SESSION} reloads, run {run + 1}")
-        with unmute_server(ctx.packs_root, DEFAULT_PACK, compression=False) as server:
-            before = histogram_buckets(server.metrics_text(), LOOP_LAG)
-            report = loadtest(
-                server.ws_url,
-                "--scenario",
-                "mix",
-                "--sessions",
-                str(n),
-                "--reloads",
-                str(RELOADS_PER_SESSION),
-                "--packs",
-                f"{OTHER_PACK},{DEFAULT_PACK}",
-                "--events",
-                "0",
-                "--ramp-batch",
-                "200",
-            )
-            lag_runs.append(_loop_lag_p99(server, before))
+    for run in range(ctx.sizes.reload_runs):
+        ctx.log(f"{n} sessions x {RELOADS_PER_SESSION} reloads at {PACED_RATE}/s, run {run + 1}")
+        report, lag = _reload_run(ctx, n, PACED_RATE)
         p99_runs.append(report["latency"]["session.characters.reload"]["p99"] * 1000)
+        lag_runs.append(lag)
         errors += failures(report)
+    ctx.log(f"{n} sessions x {RELOADS_PER_SESSION} reloads, unpaced")
+    flat_out, flat_lag = _reload_run(ctx, n, None)
     name = f"{n:,} sessions x {RELOADS_PER_SESSION} reloads between 2 packs"
     return [
         Figure(
@@ -361,7 +394,7 @@ def reload_figures(ctx: LoadContext) -> list[Figure]:
             "ms",
             p99_runs,
             Target(at_most=100),
-            note="each reload followed by a list and an update (the mix scenario)",
+            note=f"each reload then a list and an update; all events paced at {PACED_RATE}/s",
         ),
         Figure("  same: errors (all runs)", "count", [float(errors)], Target(at_most=0)),
         Figure(
@@ -369,8 +402,22 @@ def reload_figures(ctx: LoadContext) -> list[Figure]:
             "ms",
             lag_runs,
             Target(at_most=10),
-            note="from unmute_event_loop_lag_seconds buckets, interpolated",
+            note="unmute_event_loop_lag_seconds over the events phase, interpolated in buckets",
         ),
+        Figure(
+            "  unpaced (saturated): reload p99",
+            "ms",
+            [flat_out["latency"]["session.characters.reload"]["p99"] * 1000],
+            None,
+            note=f"every session sends as fast as answers come; {failures(flat_out)} failures",
+        ),
+        Figure(
+            "  unpaced (saturated): answers/s",
+            "1/s",
+            [flat_out["totals"]["throughput_per_second"]],
+            None,
+        ),
+        Figure("  unpaced (saturated): server loop lag p99", "ms", [flat_lag], None),
     ]
 
 
@@ -378,7 +425,7 @@ def cycle_figures(ctx: LoadContext) -> list[Figure]:
     sizes = ctx.sizes
     rest = sizes.cycles_total - sizes.cycles_first
 
-    def cycles(server: ServerProcess, count: int) -> dict[str, Any]:
+    def cycles(server: ServerProcess, count: int) -> tuple[dict[str, Any], dict[str, Sample]]:
         return loadtest(
             server.ws_url,
             "--scenario",
@@ -393,11 +440,11 @@ def cycle_figures(ctx: LoadContext) -> list[Figure]:
 
     with unmute_server(ctx.packs_root, DEFAULT_PACK, compression=False) as server:
         ctx.log(f"connect/reload/disconnect cycles: first {sizes.cycles_first}")
-        first = cycles(server, sizes.cycles_first)
+        first, _ = cycles(server, sizes.cycles_first)
         time.sleep(0.5)
         rss_first = server.rss() / MIB
         ctx.log(f"connect/reload/disconnect cycles: {rest} more")
-        second = cycles(server, rest)
+        second, _ = cycles(server, rest)
         time.sleep(0.5)
         rss_last = server.rss() / MIB
     total = sizes.cycles_total

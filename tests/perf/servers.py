@@ -35,9 +35,11 @@ class ServerError(RuntimeError):
 class ServerProcess:
     """One server subprocess on loopback; use as a context manager."""
 
-    def __init__(self, argv: list[str], label: str) -> None:
+    def __init__(self, argv: list[str], label: str, *, has_metrics: bool) -> None:
         self.argv = argv
         self.label = label
+        #: Whether GET /metrics exists (the bare baseline has no metrics).
+        self.has_metrics = has_metrics
         # Closed in stop(): the file outlives this method, so no with-block.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         env = {k: v for k, v in os.environ.items() if not k.startswith("UNMUTE_")}
@@ -144,7 +146,7 @@ def unmute_server(
         "--ws-compression" if compression else "--no-ws-compression",
         *(extra or []),
     ]
-    return ServerProcess(argv, "unmute-server serve")
+    return ServerProcess(argv, "unmute-server serve", has_metrics=True)
 
 
 def bare_server(reply_file: Path, *, compression: bool) -> ServerProcess:
@@ -157,7 +159,7 @@ def bare_server(reply_file: Path, *, compression: bool) -> ServerProcess:
         str(reply_file),
         "--compress" if compression else "--no-compress",
     ]
-    return ServerProcess(argv, "bare aiohttp server")
+    return ServerProcess(argv, "bare aiohttp server", has_metrics=False)
 
 
 # --------------------------------------------------------------------------- loop lag

@@ -88,6 +88,11 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--no-progress", action="store_true", help="no progress output on standard error"
     )
     parser.add_argument(
+        "--phase-lines",
+        action="store_true",
+        help="print 'phase NAME' on standard output as each phase starts (for scripts)",
+    )
+    parser.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow a non-loopback target (only where load-testing it is allowed)",
@@ -143,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             on_hold=_announce_hold if args.hold_stdin else None,
             release=_stdin_closed if args.hold_stdin else None,
+            on_phase=_announce_phase if args.phase_lines else None,
         )
     )
     if args.json:
@@ -150,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_report(report), flush=True)
     return 0 if report.clean else 1
+
+
+def _announce_phase(name: str) -> None:
+    print(f"phase {name}", flush=True)
 
 
 def _announce_hold(count: int) -> None:

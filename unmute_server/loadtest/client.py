@@ -97,8 +97,12 @@ class VoiceClient:
         tally.connects_succeeded += 1
         return True
 
-    async def perform(self, action: Action) -> bool:
-        """Send ``action``, wait for its answer, check it; ``False`` once the session is over."""
+    async def perform(self, action: Action, *, deadline: float | None = None) -> bool:
+        """Send ``action``, wait for its answer, check it; ``False`` once the session is over.
+
+        With ``deadline`` (loop time), nothing is sent if the rate limit's slot for this
+        event falls after it: a paced run ends on time instead of draining its queue.
+        """
         ws = self.ws
         if ws is None or ws.closed:
             return False
@@ -106,8 +110,10 @@ class VoiceClient:
         self._sequence += 1
         event_id = f"lt{self.index}-{self._sequence}"
         text = payload(action, event_id, self.characters)
-        if self._pacer is not None:
-            await self._pacer.wait()
+        if self._pacer is not None and not await self._pacer.wait(deadline):
+            return False
+        if deadline is not None and asyncio.get_running_loop().time() >= deadline:
+            return False
         started = time.perf_counter()
         try:
             await ws.send_str(text)

@@ -28,10 +28,13 @@ class Pacer:
         self._next = slot + self._interval
         return slot
 
-    async def wait(self) -> None:
-        """Sleep until this caller's slot."""
+    async def wait(self, deadline: float | None = None) -> bool:
+        """Sleep until this caller's slot; ``False`` at once if it falls after ``deadline``."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         slot = self.reserve(now)
+        if deadline is not None and slot >= deadline:
+            return False
         if slot > now:
             await asyncio.sleep(slot - now)
+        return True

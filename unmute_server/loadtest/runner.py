@@ -3,9 +3,9 @@
 Scenarios (``--scenario``):
 
 ``mix``
-    Every session connects, lists, picks a voice, makes ``reloads`` reload rounds between
-    ``packs`` (reload, list, pick again), sends ``events`` more events (mostly lists), and
-    disconnects. With ``duration`` the steady events go on until it is over.
+    All sessions connect; then every session lists, picks a voice, makes ``reloads`` reload
+    rounds between ``packs`` (reload, list, pick again), sends ``events`` more events
+    (mostly lists), and disconnects. With ``duration`` the steady events go on until it is over.
 ``list``
     All sessions connect, then send ``session.characters.list`` (``events`` each, or until
     ``duration`` is over), usually paced by ``rate``: the steady-state latency figure.
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import gc
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -122,20 +123,35 @@ class _Run:
         http: aiohttp.ClientSession,
         on_hold: Callable[[int], None] | None,
         release: Callable[[], Awaitable[None]] | None,
+        on_phase: Callable[[str], None] | None,
     ) -> None:
         self.config = config
         self.on_hold = on_hold
         self.release = release
+        self.on_phase = on_phase
+        self._phase = ""
         self.http = http
         self.tally = Tally()
         self.pacer = Pacer(config.rate) if config.rate is not None else None
         self.ramp = asyncio.Semaphore(config.ramp_batch)
-        self.phase = "connect"
         self.started = time.perf_counter()
+        self.phase = "connect"
         self.active_seconds = 0.0
         self.rounds: list[RoundResult] = []
         self.cycles_completed = 0
         self.connected = 0
+
+    @property
+    def phase(self) -> str:
+        return self._phase
+
+    @phase.setter
+    def phase(self, name: str) -> None:
+        """Enter phase ``name`` (``connect``, ``events``, ``round-N``, ``hold``, ``close``...)."""
+        if name != self._phase:
+            self._phase = name
+            if self.on_phase is not None:
+                self.on_phase(name)
 
     def rng(self, index: int) -> random.Random:
         # A reproducible mix, not a secret.
@@ -159,8 +175,16 @@ class _Run:
         return client
 
     async def connect_all(self) -> list[VoiceClient]:
+        """Open every session (ramped), then keep them out of this process's GC.
+
+        With 10,000 sessions the client's heap holds millions of objects, and one full
+        collection stalls this loop for a few hundred milliseconds, which would show up
+        as server latency. Freezing moves the sessions to the permanent generation until
+        the run ends (:func:`run_load` unfreezes), so the client measures the server.
+        """
         self.phase = "connect"
         found = await asyncio.gather(*(self.connect(i) for i in range(self.config.sessions)))
+        gc.freeze()
         return [client for client in found if client is not None]
 
     async def close(self, client: VoiceClient) -> None:
@@ -188,32 +212,31 @@ class _Run:
 
 async def _mix(run: _Run) -> None:
     config = run.config
+    clients = await run.connect_all()
+    run.phase = "events"
     loop = asyncio.get_running_loop()
     deadline = None if config.duration is None else loop.time() + config.duration
 
-    async def one(index: int) -> None:
-        client = await run.connect(index)
-        if client is None:
-            return
-        run.phase = "events"
-        rng = run.rng(index)
+    async def one(client: VoiceClient) -> None:
+        rng = run.rng(client.index)
         try:
             events = 0 if deadline is not None else config.events
             plan = plan_session(
-                index, reloads=config.reloads, packs=config.packs, events=events, rng=rng
+                client.index, reloads=config.reloads, packs=config.packs, events=events, rng=rng
             )
             for action in plan:
                 if not await client.perform(action):
                     return
-            while deadline is not None and loop.time() < deadline:
-                if not await client.perform(steady_action(rng)):
+            while deadline is not None:
+                if not await client.perform(steady_action(rng), deadline=deadline):
                     return
         finally:
             await run.close(client)
 
     started = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(config.sessions)))
+    await asyncio.gather(*(one(client) for client in clients))
     run.active_seconds = time.perf_counter() - started
+    run.phase = "close"
 
 
 async def _list(run: _Run) -> None:
@@ -226,13 +249,8 @@ async def _list(run: _Run) -> None:
 
     async def one(client: VoiceClient) -> None:
         sent = 0
-        while True:
-            if deadline is None:
-                if sent >= config.events:
-                    return
-            elif loop.time() >= deadline:
-                return
-            if not await client.perform(listing):
+        while deadline is not None or sent < config.events:
+            if not await client.perform(listing, deadline=deadline):
                 return
             sent += 1
 
@@ -246,7 +264,7 @@ async def _burst(run: _Run) -> None:
     clients = await run.connect_all()
     listing = Action(ActionKind.LIST)
     for number in range(run.config.rounds):
-        run.phase = f"round {number + 1}"
+        run.phase = f"round-{number + 1}"
         before = run.tally.total_answered
         started = time.perf_counter()
         await asyncio.gather(*(client.perform(listing) for client in clients))
@@ -318,6 +336,7 @@ async def _cycles(run: _Run) -> None:
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(min(config.sessions, config.cycles))))
     run.active_seconds = time.perf_counter() - started
+    run.phase = "close"
 
 
 _SCENARIOS = {
@@ -341,20 +360,25 @@ async def run_load(
     progress: Progress | None = None,
     on_hold: Callable[[int], None] | None = None,
     release: Callable[[], Awaitable[None]] | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> LoadReport:
     """Run ``config`` against its URL and report. Never raises for what the server does.
 
     ``on_hold`` is called with the number of sessions held when the ``idle`` scenario
-    starts holding; ``release`` (awaited) ends the hold early.
+    starts holding; ``release`` (awaited) ends the hold early. ``on_phase`` is called with
+    each phase's name as it starts (``connect``, then ``events`` or ``round-N`` or
+    ``hold`` or ``cycles``, then ``close`` and ``done``), so a caller can sample the
+    server exactly around the phase it measures.
     """
     check_target(config.url, allow_remote=config.allow_remote)
     connector = aiohttp.TCPConnector(limit=0, enable_cleanup_closed=True)
     async with aiohttp.ClientSession(connector=connector) as http:
-        run = _Run(config, http, on_hold, release)
+        run = _Run(config, http, on_hold, release, on_phase)
         ticker = asyncio.ensure_future(_tick(run, progress)) if progress is not None else None
         try:
             await _SCENARIOS[config.scenario](run)
         finally:
+            gc.unfreeze()
             if ticker is not None:
                 ticker.cancel()
                 await asyncio.wait((ticker,))
