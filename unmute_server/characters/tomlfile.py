@@ -14,7 +14,7 @@ import contextlib
 import datetime
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from unmute_server.characters.diagnostics import Diagnostic
 from unmute_server.characters.document import FieldPath, Position, RawDocument
@@ -41,7 +41,7 @@ def read_toml(path: str, text: str, limits: LoadLimits) -> RawDocument:
     except (RecursionError, MemoryError):
         message = "TOML is nested too deeply to parse; flatten the tables and arrays"
         return RawDocument(path, {}, {}, (Diagnostic(path, 0, 0, "CHR005", message),))
-    positions = key_positions(text)
+    positions = _LazyKeyPositions(text)
     diagnostics = _limit_diagnostics(path, data, positions, limits)
     return RawDocument(path, data, positions, diagnostics)
 
@@ -350,6 +350,38 @@ class _KeyScanner:
                 return end
             else:
                 index += 1
+
+
+class _LazyKeyPositions(Mapping[FieldPath, Position]):
+    """:func:`key_positions` of ``text``, scanned on the first lookup.
+
+    Positions are only read when a diagnostic is reported, and the scan costs more than
+    ``tomllib``'s own parse, so a clean file (the common case, and every cache miss of a
+    reload) skips it, as the Python reader's lazy positions do.
+    """
+
+    __slots__ = ("_found", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._found: dict[FieldPath, Position] | None = None
+
+    def _positions(self) -> dict[FieldPath, Position]:
+        if self._found is None:
+            self._found = key_positions(self._text)
+        return self._found
+
+    def __getitem__(self, path: FieldPath) -> Position:
+        return self._positions()[path]
+
+    def __iter__(self) -> Iterator[FieldPath]:
+        return iter(self._positions())
+
+    def __len__(self) -> int:
+        return len(self._positions())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._positions()!r})"
 
 
 def key_positions(text: str) -> dict[FieldPath, Position]:
