@@ -45,10 +45,11 @@ def parse_character_file(
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         col = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        message = f"byte 0x{data[error.start]:02x} is not UTF-8"
         return CharacterFileResult(
             path,
             None,
-            (Diagnostic(path, line, col, "CHR002", f"byte 0x{data[error.start]:02x} is not UTF-8"),),
+            (Diagnostic(path, line, col, "CHR002", message),),
         )
     text = text.removeprefix("\ufeff")
     document: RawDocument
