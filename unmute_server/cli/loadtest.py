@@ -24,7 +24,7 @@ from unmute_server.loadtest.target import TargetError
 EPILOG = """\
 scenarios:
   mix     connect, list, update (a voice from the list), RELOADS x (reload, list, update)
-          between PACKS, EVENTS more events (70%% list, 30%% update), disconnect
+          between PACKS, EVENTS more events (70% list, 30% update), disconnect
   list    all sessions connect, then send lists (EVENTS each, or for DURATION), paced by RATE
   burst   all sessions connect, then ROUNDS times every session sends one list at once
   idle    all sessions connect and list once, then stay connected for HOLD seconds
