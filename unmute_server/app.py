@@ -1,7 +1,8 @@
 """``create_app(settings)``: the aiohttp application, its routes and its resources.
 
 Nothing happens at import time. Resources are opened in ``cleanup_ctx`` when the application
-starts and closed when it stops: the registry cache and the default pack (loaded and checked
+starts and closed when it stops: the LLM backend (one connection pool for the process, closed
+after every session has been closed), the registry cache and the default pack (loaded and checked
 before the server accepts a connection: a default pack without a valid character stops
 start-up with :class:`StartupError`), and the event-loop lag monitor. On shutdown every
 open session is closed with 1001 (going away) before aiohttp waits for handlers to finish.
@@ -30,7 +31,7 @@ from unmute_server.characters.registry import RegistryCache
 from unmute_server.http_routes import health, voices
 from unmute_server.loop_lag import monitor_loop_lag
 from unmute_server.settings import Settings
-from unmute_server.state import PACKS, SESSIONS, SETTINGS, Packs, SessionHub
+from unmute_server.state import LLM, LLM_BACKEND, PACKS, SESSIONS, SETTINGS, Packs, SessionHub
 from unmute_server.websocket import realtime
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
     app[SESSIONS] = SessionHub()
+    # Cleanups run in reverse: the packs' cleanup closes the sessions before the LLM goes.
+    app.cleanup_ctx.append(_llm)
     app.cleanup_ctx.append(_packs)
     app.cleanup_ctx.append(_loop_lag)
     app.on_shutdown.append(_close_sessions)
@@ -68,6 +71,24 @@ async def make_app() -> web.Application:
     This and the ``serve`` command are the only readers of the environment.
     """
     return create_app(Settings.from_environment(os.environ))
+
+
+async def _llm(app: web.Application) -> AsyncIterator[None]:
+    llm = app[SETTINGS].llm
+    if llm is None:
+        app[LLM_BACKEND] = LLM(None)
+        yield
+        return
+    # Imported here: only a serving process with an LLM needs the openai package.
+    from unmute_server.llm import OpenAICompatibleBackend
+
+    backend = OpenAICompatibleBackend(llm)
+    logger.info("LLM: model %r", llm.model)
+    app[LLM_BACKEND] = LLM(backend)
+    try:
+        yield
+    finally:
+        await backend.aclose()
 
 
 async def _packs(app: web.Application) -> AsyncIterator[None]:

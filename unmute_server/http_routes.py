@@ -11,12 +11,16 @@ from typing import Any
 from aiohttp import web
 
 from unmute_server.characters.model import Character
-from unmute_server.state import PACKS, SESSIONS
+from unmute_server.state import PACKS, SESSIONS, SETTINGS
 
 
 async def health(request: web.Request) -> web.Response:
-    """``{"ok": true, "sessions": n, "default_pack": {name, version, characters}}``."""
+    """``{"ok": true, "sessions": n, "default_pack": {...}, "llm": {configured, model}}``.
+
+    The LLM's URL and key are never shown: either may be a secret.
+    """
     default = request.app[PACKS].default
+    llm = request.app[SETTINGS].llm
     return web.json_response(
         {
             "ok": True,
@@ -26,6 +30,7 @@ async def health(request: web.Request) -> web.Response:
                 "version": default.version,
                 "characters": len(default),
             },
+            "llm": {"configured": llm is not None, "model": None if llm is None else llm.model},
         }
     )
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from unmute_server.llm import LLMSettings, LLMSettingsError
+from unmute_server.llm.settings import ENV_API_KEY, ENV_MODEL, ENV_URL
 
 MIB = 1024 * 1024
 
@@ -33,7 +36,9 @@ class Settings:
     ``reload_window_seconds``; a client that leaves more than ``outbox_limit`` events
     unread is disconnected (1008). ``ws_compression`` is off by default because an accepted
     permessage-deflate context costs about 100 KiB per connection against about 15 KiB
-    without, and the events are small.
+    without, and the events are small. ``llm`` is the chat-completions server the
+    conversations use; ``None`` serves characters without one (``response.create`` is then
+    answered ``llm_unavailable``). It is kept out of ``repr``: its URL may hold credentials.
     """
 
     host: str = "127.0.0.1"
@@ -48,6 +53,7 @@ class Settings:
     outbox_limit: int = 256
     ws_compression: bool = False
     shutdown_timeout: float = 10.0
+    llm: LLMSettings | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -69,14 +75,24 @@ class Settings:
             )
 
     @classmethod
-    def from_environment(cls, env: Mapping[str, str], **overrides: Any) -> Settings:
+    def from_environment(
+        cls,
+        env: Mapping[str, str],
+        *,
+        llm_flags: Mapping[str, str | None] | None = None,
+        **overrides: Any,
+    ) -> Settings:
         """Settings from ``UNMUTE_*`` variables in ``env``, then ``overrides`` on top.
 
         ``overrides`` whose value is ``None`` are ignored, so a CLI can pass every flag as
-        parsed and only the ones given win. Raises :class:`SettingsError` naming the variable
+        parsed and only the ones given win. ``llm_flags`` maps an :data:`LLM_OPTIONS` flag
+        (``--llm-url``...) to its value and wins over that option's variable; an ``llm``
+        override wins over both. Raises :class:`SettingsError` naming the variable (or flag)
         when a value cannot be parsed.
         """
         values: dict[str, Any] = {}
+        if overrides.get("llm") is None:
+            values["llm"] = llm_settings(env, llm_flags or {})
         for option in OPTIONS:
             raw = env.get(option.env)
             if raw is None or raw == "":
@@ -91,6 +107,30 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)
+
+
+def llm_settings(env: Mapping[str, str], flags: Mapping[str, str | None]) -> LLMSettings | None:
+    """The LLM settings from ``UNMUTE_LLM_*`` variables with the given ``flags`` on top.
+
+    The flags are laid over the variables they stand for and read by
+    :meth:`LLMSettings.from_environment`, so a flag and its variable obey the same rules. In
+    an error message a variable that a flag replaced is named by that flag. Neither the URL
+    nor the key is ever quoted: either may be a secret.
+    """
+    merged = dict(env)
+    given: dict[str, str] = {}
+    for option in LLM_OPTIONS:
+        value = flags.get(option.flag)
+        if value is not None:
+            merged[option.env] = value
+            given[option.env] = option.flag
+    try:
+        return LLMSettings.from_environment(merged)
+    except LLMSettingsError as error:
+        message = str(error)
+        for variable, flag in given.items():
+            message = message.replace(variable, flag)
+        raise SettingsError(message) from None
 
 
 def parse_bool(raw: str) -> bool:
@@ -143,7 +183,9 @@ class Option:
         return _DEFAULTS[self.field]
 
 
-_DEFAULTS: dict[str, Any] = {field.name: field.default for field in dataclasses.fields(Settings)}
+_DEFAULTS: dict[str, Any] = {
+    setting.name: setting.default for setting in dataclasses.fields(Settings)
+}
 
 #: Every setting, in the order the README documents them.
 OPTIONS: tuple[Option, ...] = (
@@ -218,5 +260,35 @@ OPTIONS: tuple[Option, ...] = (
         "--shutdown-timeout",
         _parse_float,
         "seconds to wait for sessions to close on shutdown before they are cut",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LLMOption:
+    """An LLM connection setting: read by :func:`llm_settings`, not parsed on its own.
+
+    The LLM's timeouts and token cap are read from their ``UNMUTE_LLM_*`` variables only
+    (see :mod:`unmute_server.llm.settings`); these three have flags as well.
+    """
+
+    env: str
+    flag: str
+    help: str
+
+
+#: The LLM settings that ``serve`` also takes as flags (flags win over the variables).
+LLM_OPTIONS: tuple[LLMOption, ...] = (
+    LLMOption(
+        ENV_URL,
+        "--llm-url",
+        "OpenAI-compatible API base URL including /v1, e.g. http://127.0.0.1:8000/v1; "
+        "unset: no LLM",
+    ),
+    LLMOption(ENV_MODEL, "--llm-model", "model name sent to the LLM (required with the URL)"),
+    LLMOption(
+        ENV_API_KEY,
+        "--llm-api-key",
+        "bearer token for the LLM; prefer the variable, a flag shows in the process list",
     ),
 )

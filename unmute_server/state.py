@@ -1,10 +1,11 @@
 """The application's shared state, behind typed ``web.AppKey`` keys.
 
-Three things are shared by every request of one application: the :class:`Settings` it was
-created with, the open sessions (:class:`SessionHub`), and the packs (:class:`Packs`: the
-registry cache and the default pack's registry, which exist only between start-up and
-clean-up). Keeping them here lets the app factory, the WebSocket handler and the HTTP routes
-share them without importing one another.
+Four things are shared by every request of one application: the :class:`Settings` it was
+created with, the open sessions (:class:`SessionHub`), the packs (:class:`Packs`: the
+registry cache and the default pack's registry) and the LLM backend (:class:`LLM`: one
+connection pool for every session, or none when no LLM is configured); the last two exist
+only between start-up and clean-up. Keeping them here lets the app factory, the WebSocket
+handler and the HTTP routes share them without importing one another.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from unmute_server.characters.registry import CharacterRegistry, RegistryCache
+from unmute_server.llm import ChatBackend
 from unmute_server.metrics import CacheMetrics
 from unmute_server.settings import Settings
 
@@ -73,6 +75,14 @@ class Packs:
     cache_metrics: CacheMetrics
 
 
+@dataclass(frozen=True, slots=True)
+class LLM:
+    """The process's chat backend; ``backend`` is ``None`` when no LLM is configured."""
+
+    backend: ChatBackend | None
+
+
 SETTINGS = web.AppKey("settings", Settings)
 SESSIONS = web.AppKey("sessions", SessionHub)
 PACKS = web.AppKey("packs", Packs)
+LLM_BACKEND = web.AppKey("llm", LLM)

@@ -51,6 +51,41 @@ def test_bad_flag_values_name_the_flag() -> None:
         build_settings(build_parser().parse_args(["serve", "--outbox-limit", "0"]), {})
 
 
+SECRET = "sk-never-printed-42"  # noqa: S105 (a fake, to prove it is never shown)
+
+
+def test_llm_flags_win_over_the_llm_variables() -> None:
+    env = {"UNMUTE_LLM_URL": "http://env:1/v1", "UNMUTE_LLM_MODEL": "env-model"}
+    args = ["serve", "--llm-url", "http://flag:2/v1", "--llm-api-key", SECRET]
+    llm = build_settings(build_parser().parse_args(args), env).llm
+    assert llm is not None
+    assert (llm.url, llm.model, llm.api_key) == ("http://flag:2/v1", "env-model", SECRET)
+
+
+def test_no_llm_flags_or_variables_means_no_llm() -> None:
+    assert build_settings(build_parser().parse_args(["serve"]), {}).llm is None
+
+
+def test_bad_llm_flag_names_the_flag() -> None:
+    args = ["serve", "--llm-url", "http://127.0.0.1:9/v1"]
+    with pytest.raises(SettingsError, match="--llm-url is set but UNMUTE_LLM_MODEL is not"):
+        build_settings(build_parser().parse_args(args), {})
+
+
+def test_bad_llm_configuration_exits_2_without_showing_the_url_or_key(tmp_path: Path) -> None:
+    result = run_serve(
+        ["--llm-url", f"ftp://user:{SECRET}@llm/v1", "--llm-model", "m"],
+        env={"UNMUTE_LLM_API_KEY": SECRET},
+    )
+    assert result.returncode == 2
+    assert "--llm-url must be an http:// or https:// URL" in result.stderr
+    assert SECRET not in result.stderr + result.stdout
+    result = run_serve([], env={"UNMUTE_LLM_URL": f"http://user:{SECRET}@llm/v1"})
+    assert result.returncode == 2
+    assert "UNMUTE_LLM_URL is set but UNMUTE_LLM_MODEL is not" in result.stderr
+    assert SECRET not in result.stderr + result.stdout
+
+
 def write_pack(root: Path, pack: str, names: list[str]) -> None:
     folder = root / pack
     folder.mkdir(parents=True)

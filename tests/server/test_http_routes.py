@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.server.conftest import MakeServer, Server, until
+from unmute_server.llm import LLMSettings
 from unmute_server.state import PACKS, SESSIONS
 
 BUNDLED_PACKS = Path(__file__).resolve().parents[2] / "character_packs"
@@ -16,6 +17,7 @@ async def test_health_reports_sessions_and_the_default_pack(server: Server) -> N
         "ok": True,
         "sessions": 0,
         "default_pack": {"name": "default", "version": version, "characters": 2},
+        "llm": {"configured": False, "model": None},
     }
     first = await server.connect()
     await server.connect()
@@ -61,3 +63,16 @@ async def test_voices_of_the_bundled_default_pack_name_every_instruction_type(
     for voice in voices:
         assert set(voice) == {"name", "good", "comment", "voice", "instructions_type"}
         assert voice["voice"]["source_type"] in ("file", "freesound")
+
+
+async def test_health_names_the_llm_model_but_never_its_url_or_key(
+    make_server: MakeServer,
+) -> None:
+    secret = "sk-hidden-1234"  # noqa: S105 (a fake, to prove it is never shown)
+    llm = LLMSettings(url=f"http://user:{secret}@127.0.0.1:9/v1", model="tiny", api_key=secret)
+    server = await make_server(llm=llm)
+    response = await server.client.get("/v1/health")
+    text = await response.text()
+    assert secret not in text
+    assert "127.0.0.1:9" not in text
+    assert (await response.json())["llm"] == {"configured": True, "model": "tiny"}

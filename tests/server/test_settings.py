@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from unmute_server.llm import LLMSettings
 from unmute_server.settings import OPTIONS, Settings, SettingsError, parse_bool
 
 
@@ -96,3 +97,73 @@ def test_settings_are_frozen_and_replace_validates() -> None:
 @pytest.mark.parametrize(("raw", "value"), [("1", True), ("TRUE", True), ("off", False)])
 def test_parse_bool_reads_the_usual_spellings(raw: str, value: bool) -> None:
     assert parse_bool(raw) is value
+
+
+# --------------------------------------------------------------------------- LLM
+
+SECRET = "sk-do-not-show-0123456789"  # noqa: S105 (a fake, to prove it is never shown)
+
+
+def test_no_llm_variables_means_no_llm() -> None:
+    assert Settings().llm is None
+    assert Settings.from_environment({}).llm is None
+
+
+def test_llm_is_built_from_its_variables() -> None:
+    env = {
+        "UNMUTE_LLM_URL": "http://127.0.0.1:8080/v1",
+        "UNMUTE_LLM_MODEL": "local",
+        "UNMUTE_LLM_API_KEY": SECRET,
+        "UNMUTE_LLM_FIRST_TOKEN_TIMEOUT": "3",
+    }
+    llm = Settings.from_environment(env).llm
+    assert llm == LLMSettings(
+        url="http://127.0.0.1:8080/v1", model="local", api_key=SECRET, first_token_timeout=3.0
+    )
+
+
+def test_llm_flags_win_over_the_variables() -> None:
+    env = {"UNMUTE_LLM_URL": "http://env:1/v1", "UNMUTE_LLM_MODEL": "env-model"}
+    flags = {"--llm-url": "http://flag:2/v1", "--llm-model": None, "--llm-api-key": SECRET}
+    llm = Settings.from_environment(env, llm_flags=flags).llm
+    assert llm is not None
+    assert (llm.url, llm.model, llm.api_key) == ("http://flag:2/v1", "env-model", SECRET)
+
+
+def test_an_explicit_llm_override_wins_over_everything() -> None:
+    chosen = LLMSettings(url="http://chosen:3/v1", model="m")
+    env = {"UNMUTE_LLM_URL": "not a url"}
+    assert Settings.from_environment(env, llm=chosen).llm is chosen
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "message"),
+    [
+        (
+            {"UNMUTE_LLM_URL": "http://127.0.0.1/v1"},
+            {},
+            "UNMUTE_LLM_URL is set but UNMUTE_LLM_MODEL is not",
+        ),
+        ({}, {"--llm-url": "http://127.0.0.1/v1"}, "--llm-url is set but UNMUTE_LLM_MODEL"),
+        ({}, {"--llm-model": "m"}, "--llm-model is set but UNMUTE_LLM_URL is not"),
+        (
+            {"UNMUTE_LLM_MODEL": "m"},
+            {"--llm-url": f"ftp://user:{SECRET}@host/v1"},
+            "--llm-url must be an http:// or https:// URL",
+        ),
+    ],
+)
+def test_bad_llm_settings_name_the_variable_or_flag_and_never_the_url(
+    env: dict[str, str], flags: dict[str, str | None], message: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_environment(env, llm_flags=flags)
+    assert message in str(raised.value)
+    assert SECRET not in str(raised.value)
+
+
+def test_neither_the_llm_url_nor_its_key_appears_in_the_settings_repr() -> None:
+    llm = LLMSettings(url=f"http://user:{SECRET}@llm:8000/v1", model="m", api_key=SECRET)
+    settings = Settings(llm=llm)
+    assert SECRET not in repr(settings)
+    assert SECRET not in repr(llm)

@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from unmute_server.app import StartupError, create_app
-from unmute_server.settings import OPTIONS, Settings, SettingsError
+from unmute_server.settings import LLM_OPTIONS, OPTIONS, Settings, SettingsError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -53,14 +53,27 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
                 metavar=option.field.upper(),
                 help=help_text,
             )
+    for llm_option in LLM_OPTIONS:
+        parser.add_argument(
+            llm_option.flag,
+            dest=_llm_dest(llm_option.flag),
+            default=None,
+            metavar=llm_option.flag.removeprefix("--").upper().replace("-", "_"),
+            help=f"{llm_option.help} (env {llm_option.env})",
+        )
     parser.set_defaults(run=run)
+
+
+def _llm_dest(flag: str) -> str:
+    return flag.removeprefix("--").replace("-", "_")
 
 
 def build_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
     """Settings from ``env``, then every flag given in ``args`` on top.
 
     Flags are parsed by the same functions as the variables, so ``--port x`` and
-    ``UNMUTE_PORT=x`` fail with the same message. Raises :class:`SettingsError`.
+    ``UNMUTE_PORT=x`` fail with the same message; so do ``--llm-url`` and
+    ``UNMUTE_LLM_URL``. Raises :class:`SettingsError`.
     """
     overrides: dict[str, Any] = {}
     for option in OPTIONS:
@@ -72,7 +85,8 @@ def build_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings
             overrides[option.field] = option.parse(raw)
         except ValueError as error:
             raise SettingsError(f"{option.flag} {raw!r}: {error}") from None
-    return Settings.from_environment(env, **overrides)
+    llm_flags = {option.flag: getattr(args, _llm_dest(option.flag), None) for option in LLM_OPTIONS}
+    return Settings.from_environment(env, llm_flags=llm_flags, **overrides)
 
 
 def run(args: argparse.Namespace) -> int:

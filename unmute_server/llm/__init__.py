@@ -3,12 +3,22 @@
 Public names live here; the modules hold one job each: `settings` (configuration), `errors` (the one
 exception type and its codes), `backend` (the protocol the conversation layer codes against) and
 `openai_backend` (the implementation over the official `openai` client).
+
+`OpenAICompatibleBackend` is imported on first use: the `openai` package takes more than half a
+second to import, and the settings and errors are needed by every `unmute-server` command (`lint`
+in a pre-commit hook included) while only a serving process talks to an LLM.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from .backend import ChatBackend, ChatMessage, Role
 from .errors import LLMError, LLMErrorCode
-from .openai_backend import OpenAICompatibleBackend
 from .settings import LLMSettings, LLMSettingsError
+
+if TYPE_CHECKING:
+    from .openai_backend import OpenAICompatibleBackend
 
 __all__ = [
     "ChatBackend",
@@ -20,3 +30,11 @@ __all__ = [
     "OpenAICompatibleBackend",
     "Role",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OpenAICompatibleBackend":
+        from .openai_backend import OpenAICompatibleBackend
+
+        return OpenAICompatibleBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

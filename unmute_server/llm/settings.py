@@ -36,11 +36,11 @@ class LLMSettings:
     `http://127.0.0.1:8000/v1` for vLLM, `http://127.0.0.1:11434/v1` for Ollama). Timeouts are
     seconds: `connect_timeout` for the TCP/TLS connection, `first_token_timeout` until the first
     text arrives (and also the longest silence allowed between two reads of the stream),
-    `total_timeout` for the whole answer. The API key is kept out of `repr` so settings can be
-    logged.
+    `total_timeout` for the whole answer. The API key and the URL (which may carry
+    `user:password@`) are kept out of `repr` so settings can be logged.
     """
 
-    url: str
+    url: str = field(repr=False)
     model: str
     api_key: str | None = field(default=None, repr=False)
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
