@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from unmute_server.characters.model import (
     INSTRUCTION_TYPES,
     TEMPLATE_PLACEHOLDERS,
     Character,
+    FreesoundVoice,
     field_to_python_name,
     python_name_to_field,
     template_fields,
 )
+from unmute_server.characters.pack import load_pack
 
 
 def _character(**overrides: Any) -> Character:
@@ -33,6 +39,75 @@ def test_character_is_frozen() -> None:
         character.name = "Eve"  # type: ignore[misc]
     with pytest.raises(ValidationError, match="frozen"):
         character.instructions.text = "changed"  # type: ignore[misc,union-attr]
+
+
+_FREESOUND_VOICE = {
+    "source_type": "freesound",
+    "url": "https://freesound.org/s/1/",
+    "sound_instance": {"license": "CC0", "id": 1, "rating": 4.5, "explicit": False},
+}
+
+_PACKS = Path(__file__).resolve().parents[2] / "character_packs"
+
+
+def _reachable(value: object) -> list[object]:
+    """Every value reachable from ``value`` through model fields and container items."""
+    found: list[object] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        found.append(item)
+        if isinstance(item, BaseModel):
+            stack.extend(getattr(item, name) for name in type(item).model_fields)
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, tuple | list | set):
+            stack.extend(item)
+    return found
+
+
+def _every_character() -> list[Character]:
+    characters = [_character(voice=_FREESOUND_VOICE)]
+    for pack in sorted(path for path in _PACKS.iterdir() if path.is_dir()):
+        characters.extend(load_pack(pack, pack.name).values())
+    return characters
+
+
+def test_no_mutable_container_is_reachable_from_any_character() -> None:
+    """Registries share characters between sessions: nothing inside one may change in place."""
+    for character in _every_character():
+        for value in _reachable(character):
+            assert not isinstance(value, list | dict | set | bytearray), (character.name, value)
+
+
+def test_free_form_voice_table_cannot_be_changed_in_place() -> None:
+    voice = _character(voice=_FREESOUND_VOICE).voice
+    assert isinstance(voice, FreesoundVoice)
+    table: Any = voice.sound_instance  # Any: the point is to try what the types forbid
+    assert table == _FREESOUND_VOICE["sound_instance"]
+    with pytest.raises(TypeError):
+        table["license"] = "changed"
+    with pytest.raises(TypeError):
+        del table["license"]
+    with pytest.raises(AttributeError):
+        table.clear()
+    with pytest.raises(AttributeError):
+        table._items = {}
+    with pytest.raises(ValidationError, match="frozen"):
+        voice.sound_instance = None  # type: ignore[misc]
+    assert voice.sound_instance == _FREESOUND_VOICE["sound_instance"]
+
+
+def test_frozen_table_dumps_hashes_copies_and_pickles_like_the_rest() -> None:
+    character = _character(voice=_FREESOUND_VOICE)
+    dumped = character.model_dump()
+    assert type(dumped["voice"]["sound_instance"]) is dict
+    assert Character.model_validate(dumped) == character
+    assert Character.model_validate_json(character.model_dump_json()) == character
+    assert copy.deepcopy(character) == character
+    assert pickle.loads(pickle.dumps(character)) == character  # noqa: S301 (our own bytes)
+    assert hash(character) == hash(_character(voice=_FREESOUND_VOICE))
 
 
 def test_unknown_field_is_rejected() -> None:

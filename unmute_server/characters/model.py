@@ -8,9 +8,18 @@ prompt builder that lives in reviewed server code (``prompts.py``); a pack only 
 from __future__ import annotations
 
 import string
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+)
 
 #: Placeholders a ``template`` instruction may use. Rendering fills every one of them, so a
 #: template that validates can never fail with a ``KeyError`` at run time.
@@ -32,6 +41,56 @@ class FrozenModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
+Scalar = str | int | float | bool | None
+
+
+class FrozenMapping(Mapping[str, Scalar]):
+    """A read-only ``str`` to scalar mapping, for the one free-form table a character holds.
+
+    ``frozen=True`` only stops attribute assignment; a plain ``dict`` field inside a frozen
+    model can still be changed in place, and a registry's characters are shared by every
+    session that loaded the same bytes. Unlike ``MappingProxyType`` it pickles, deep-copies
+    and hashes, as the rest of a frozen model does.
+    """
+
+    __slots__ = ("_items",)
+
+    _items: dict[str, Scalar]
+
+    def __init__(self, items: Mapping[str, Scalar]) -> None:
+        object.__setattr__(self, "_items", dict(items))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"FrozenMapping is immutable; cannot set {name!r}")
+
+    def __getitem__(self, key: str) -> Scalar:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __repr__(self) -> str:
+        return f"FrozenMapping({self._items!r})"
+
+    def __reduce__(self) -> tuple[type[FrozenMapping], tuple[dict[str, Scalar]]]:
+        return (FrozenMapping, (dict(self._items),))
+
+
+#: Validated as a ``dict`` (so the JSON Schema is an object), stored as a
+#: :class:`FrozenMapping`, dumped as a ``dict`` again.
+FrozenTable = Annotated[
+    Mapping[str, Scalar],
+    AfterValidator(FrozenMapping),
+    PlainSerializer(dict, return_type=dict[str, Scalar]),
+]
+
+
 class FileVoice(FrozenModel):
     """A voice cloned from an audio file the TTS server can read."""
 
@@ -48,7 +107,7 @@ class FreesoundVoice(FrozenModel):
     url: NonEmptyText
     path_on_server: str | None = None
     description: str | None = None
-    sound_instance: dict[str, str | int | float | bool | None] | None = None
+    sound_instance: FrozenTable | None = None
 
 
 VoiceSource = Annotated[FileVoice | FreesoundVoice, Field(discriminator="source_type")]
