@@ -120,6 +120,14 @@ class LLMObserver:
     failed: Callable[[LLMErrorCode], None] = _ignore
 
 
+class EmitStopped(Exception):
+    """Raised by an `emit` callback whose client can take no more (it is being disconnected).
+
+    The response stops at once and quietly: its upstream request is closed, nothing more is
+    emitted and nothing is logged, since the connection's own code is already dealing with it.
+    """
+
+
 class ConversationError(Exception):
     """A request the conversation refuses; `code` is the protocol error code to answer with."""
 
@@ -233,6 +241,11 @@ class Conversation:
         )
 
     @property
+    def last_item_id(self) -> str | None:
+        """The id of the newest item (a user message, or the answer being streamed), if any."""
+        return self._history[-1].item_id if self._history else None
+
+    @property
     def active_response_id(self) -> str | None:
         """The id of the response in progress, if any."""
         return self._active.response_id if self._active is not None else None
@@ -344,6 +357,9 @@ class Conversation:
             status = "cancelled"
         except LLMError as err:
             status, error = "failed", err
+        except EmitStopped:
+            self._settle(active)
+            return
         except Exception:
             # Not the LLM (the backend raises only LLMError): emitting failed, so the client
             # cannot be told anything more. Keep the state consistent and stop.
@@ -364,6 +380,8 @@ class Conversation:
             if text or status == "completed":
                 await active.emit(TextDone(active.response_id, active.entry.item_id, text))
             await active.emit(ResponseFinished(active.response_id, status, error))
+        except EmitStopped:
+            pass
         except Exception:
             logger.exception("response %s: emitting its end failed", active.response_id)
         finally:

@@ -16,6 +16,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from unmute_server.characters.diagnostics import CODES, Diagnostic
 from unmute_server.characters.registry import CacheStats, RegistryCache
+from unmute_server.llm import LLMErrorCode
 from unmute_server.protocol import CLIENT_EVENT_TYPES
 
 #: ``outcome`` of a reload: swapped in clean, swapped in with diagnostics, kept the old pack
@@ -73,6 +74,28 @@ EVENT_LOOP_LAG: Final = Histogram(
     "How late the event loop wakes a 10 ms sleep: time other work held the loop.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
+#: ``status`` of a finished LLM response.
+RESPONSE_STATUSES: Final = ("completed", "cancelled", "failed")
+
+#: Seconds; an answer is spoken, so anything past a second is already a noticeable pause.
+_LLM_LATENCY_BUCKETS: Final = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+
+LLM_FIRST_TOKEN: Final = Histogram(
+    "unmute_llm_time_to_first_token_seconds",
+    "Time from response.create to the LLM's first text, per response that got any text.",
+    buckets=_LLM_LATENCY_BUCKETS,
+)
+LLM_RESPONSE_DURATION: Final = Histogram(
+    "unmute_llm_response_duration_seconds",
+    "Time from response.create to the end of the LLM's answer, by status.",
+    ["status"],
+    buckets=(*_LLM_LATENCY_BUCKETS, 60.0, 120.0),
+)
+LLM_FAILURES: Final = Counter(
+    "unmute_llm_failures",
+    "Responses that failed, by code (llm_unavailable: asked for with no LLM configured).",
+    ["code"],
+)
 WEBSOCKET_CLOSES: Final = Counter(
     "unmute_websocket_closes",
     "Closed sessions by WebSocket close code (1008 too slow, 1009 too large, 1013 full).",
@@ -87,6 +110,10 @@ for _type in (*CLIENT_EVENT_TYPES, "unknown"):
     EVENTS_RECEIVED.labels(_type)
 for _label in (*CLOSE_CODES.values(), "other"):
     WEBSOCKET_CLOSES.labels(_label)
+for _status in RESPONSE_STATUSES:
+    LLM_RESPONSE_DURATION.labels(_status)
+for _error in LLMErrorCode:
+    LLM_FAILURES.labels(_error.value)
 
 _KNOWN_TYPES: Final = frozenset(CLIENT_EVENT_TYPES)
 
@@ -99,6 +126,19 @@ def event_received(event_type: str | None) -> None:
     """Count one received client event under its type, or ``unknown``."""
     label = event_type if event_type in _KNOWN_TYPES else "unknown"
     EVENTS_RECEIVED.labels(label).inc()
+
+
+def llm_first_token(seconds: float) -> None:
+    LLM_FIRST_TOKEN.observe(seconds)
+
+
+def llm_response_finished(seconds: float, status: str) -> None:
+    """One finished response; ``status`` is one of :data:`RESPONSE_STATUSES`."""
+    LLM_RESPONSE_DURATION.labels(status).observe(seconds)
+
+
+def llm_failed(code: LLMErrorCode) -> None:
+    LLM_FAILURES.labels(code.value).inc()
 
 
 def diagnostics_reported(diagnostics: tuple[Diagnostic, ...]) -> None:

@@ -9,6 +9,12 @@ committed JSON Schemas. This module knows nothing of files, packs or sockets.
 Client events ignore fields they do not know, at the top level and inside ``session``: the
 official OpenAI SDK sends many (``modalities``, ``turn_detection``, ``input_audio_format``...)
 that this server has no use for, and refusing them would refuse those clients.
+
+The conversation events follow the OpenAI Realtime *beta* API (``response.text.delta``, not
+the GA API's ``response.output_text.delta``), text only: ``conversation.item.create`` with a
+user text message, ``response.create``, ``response.cancel``; answered by
+``conversation.item.created``, ``response.created``, ``response.text.delta``,
+``response.text.done`` and ``response.done``.
 """
 
 from __future__ import annotations
@@ -100,20 +106,88 @@ class CharactersList(_ClientModel):
     event_id: EventId | None = None
 
 
-ClientEvent = Annotated[
-    SessionUpdate | CharactersReload | CharactersList,
-    Field(discriminator="type"),
-]
+#: Longest item id a client may give (OpenAI's own ids are 32 characters or fewer).
+MAX_ITEM_ID_LENGTH: Final = 64
+
+ItemId = Annotated[str, Field(min_length=1, max_length=MAX_ITEM_ID_LENGTH)]
+
+
+class InputText(_ClientModel):
+    """One text part of a user message."""
+
+    type: Literal["input_text"]
+    text: str
+
+
+class UserMessage(_ClientModel):
+    """A user's text message, the one kind of item this server adds to a conversation.
+
+    ``id`` is the client's name for the item (one is made up when it is left out); fields the
+    OpenAI SDK may add (``object``, ``status``) are ignored. Other roles and other content
+    (audio, item references) are refused with an error naming the field.
+    """
+
+    id: ItemId | None = None
+    type: Literal["message"] = "message"
+    role: Literal["user"]
+    content: list[InputText] = Field(min_length=1)
+
+    @property
+    def text(self) -> str:
+        """The message's text parts, one per line."""
+        return "\n".join(part.text for part in self.content)
+
+
+class ConversationItemCreate(_ClientModel):
+    """Add a user message to the session's conversation (``previous_item_id`` is ignored:
+    items are always appended)."""
+
+    type: Literal["conversation.item.create"]
+    event_id: EventId | None = None
+    previous_item_id: str | None = None
+    item: UserMessage
+
+
+class ResponseCreate(_ClientModel):
+    """Ask the character to answer the conversation as it stands.
+
+    The optional ``response`` object the OpenAI SDK may send (modalities, instructions,
+    voice...) is ignored: the session's character decides how to answer.
+    """
+
+    type: Literal["response.create"]
+    event_id: EventId | None = None
+
+
+class ResponseCancel(_ClientModel):
+    """Stop the response in progress; ``response_id``, when given, must name it."""
+
+    type: Literal["response.cancel"]
+    event_id: EventId | None = None
+    response_id: str | None = None
+
+
+AnyClientEvent = (
+    SessionUpdate
+    | CharactersReload
+    | CharactersList
+    | ConversationItemCreate
+    | ResponseCreate
+    | ResponseCancel
+)
+
+ClientEvent = Annotated[AnyClientEvent, Field(discriminator="type")]
 
 #: The fast path for every text frame: one ``validate_json`` call.
-CLIENT_EVENTS: Final[TypeAdapter[SessionUpdate | CharactersReload | CharactersList]] = TypeAdapter(
-    ClientEvent
-)
+CLIENT_EVENTS: Final[TypeAdapter[AnyClientEvent]] = TypeAdapter(ClientEvent)
 
 CLIENT_EVENT_TYPES: Final[tuple[str, ...]] = (
     "session.update",
     "session.characters.reload",
     "session.characters.list",
+    "conversation.item.create",
+    "response.create",
+    "response.cancel",
 )
 
 
@@ -141,6 +215,28 @@ class ErrorCode(enum.StrEnum):
     RATE_LIMITED = "rate_limited"
     TOO_MANY_SESSIONS = "too_many_sessions"
     INTERNAL_ERROR = "internal_error"
+    DUPLICATE_ITEM_ID = "duplicate_item_id"
+    CONVERSATION_ALREADY_HAS_ACTIVE_RESPONSE = "conversation_already_has_active_response"
+    #: OpenAI's code for a ``response.cancel`` with no response in progress.
+    RESPONSE_CANCEL_NOT_ACTIVE = "response_cancel_not_active"
+    LLM_UNAVAILABLE = "llm_unavailable"
+    LLM_UNREACHABLE = "llm_unreachable"
+    LLM_TIMEOUT = "llm_timeout"
+    LLM_HTTP_ERROR = "llm_http_error"
+    LLM_BAD_STREAM = "llm_bad_stream"
+
+
+#: Codes for the server's own failures (``server_error``); every other code is the client's.
+SERVER_ERROR_CODES: Final = frozenset(
+    {
+        ErrorCode.INTERNAL_ERROR,
+        ErrorCode.LLM_UNAVAILABLE,
+        ErrorCode.LLM_UNREACHABLE,
+        ErrorCode.LLM_TIMEOUT,
+        ErrorCode.LLM_HTTP_ERROR,
+        ErrorCode.LLM_BAD_STREAM,
+    }
+)
 
 
 class CharacterSummary(_ServerModel):
@@ -216,8 +312,9 @@ class SessionUpdated(_ServerModel):
 class CharactersReloaded(_ServerModel):
     """The session now uses this pack (the fields of :class:`PackReport`, and the voice).
 
-    ``voice`` is the session's chosen character after the reload; ``voice_cleared`` says
-    the character chosen before is not in the new pack and the choice was cleared.
+    ``voice`` is the session's chosen character after the reload. ``replaced_voice`` names
+    the character chosen before when the new pack lacks it: the session then falls back to
+    the pack's first good character (or its first one), and ``voice`` names that fallback.
     """
 
     type: Literal["session.characters.reloaded"] = "session.characters.reloaded"
@@ -230,7 +327,7 @@ class CharactersReloaded(_ServerModel):
     characters: list[CharacterSummary]
     errors: list[DiagnosticReport]
     voice: str | None
-    voice_cleared: bool
+    replaced_voice: str | None
 
 
 class CharactersListed(_ServerModel):
@@ -242,17 +339,120 @@ class CharactersListed(_ServerModel):
     characters: list[CharacterSummary]
 
 
-ServerEvent = Annotated[
-    ErrorEvent | SessionUpdated | CharactersReloaded | CharactersListed,
-    Field(discriminator="type"),
-]
+class ContentPart(_ServerModel):
+    """Text in an item: ``input_text`` in a user's message, ``text`` in the assistant's."""
 
-SERVER_EVENTS: Final[
-    TypeAdapter[ErrorEvent | SessionUpdated | CharactersReloaded | CharactersListed]
-] = TypeAdapter(ServerEvent)
+    type: Literal["input_text", "text"]
+    text: str
 
 
-def encode(event: ErrorEvent | SessionUpdated | CharactersReloaded | CharactersListed) -> bytes:
+class ConversationItem(_ServerModel):
+    """A message in the conversation, as OpenAI's ``realtime.item``."""
+
+    id: str
+    object: Literal["realtime.item"] = "realtime.item"
+    type: Literal["message"] = "message"
+    status: Literal["completed", "incomplete", "in_progress"]
+    role: Literal["user", "assistant"]
+    content: list[ContentPart]
+
+
+class ConversationItemCreated(_ServerModel):
+    """The user's message is in the conversation, after ``previous_item_id`` (or first)."""
+
+    type: Literal["conversation.item.created"] = "conversation.item.created"
+    event_id: str = Field(default_factory=new_event_id)
+    previous_item_id: str | None
+    item: ConversationItem
+
+
+class ResponseError(_ServerModel):
+    """Why a response failed: the same ``code`` as the ``error`` event that follows."""
+
+    type: Literal["server_error"] = "server_error"
+    code: ErrorCode
+    message: str
+
+
+class ResponseStatusDetails(_ServerModel):
+    """OpenAI's ``status_details``: the reason a response was cancelled, the error it failed on."""
+
+    type: Literal["completed", "cancelled", "failed"]
+    reason: Literal["client_cancelled"] | None = None
+    error: ResponseError | None = None
+
+
+ResponseStatus = Literal["in_progress", "completed", "cancelled", "failed"]
+
+
+class Response(_ServerModel):
+    """A response as OpenAI's ``realtime.response``: its id, status and output items."""
+
+    id: str
+    object: Literal["realtime.response"] = "realtime.response"
+    status: ResponseStatus
+    status_details: ResponseStatusDetails | None = None
+    output: list[ConversationItem]
+
+
+class ResponseCreated(_ServerModel):
+    """A response has started (status ``in_progress``); text deltas follow."""
+
+    type: Literal["response.created"] = "response.created"
+    event_id: str = Field(default_factory=new_event_id)
+    response: Response
+
+
+class ResponseTextDelta(_ServerModel):
+    """The next piece of the assistant's text (OpenAI Realtime beta's event of this name)."""
+
+    type: Literal["response.text.delta"] = "response.text.delta"
+    event_id: str = Field(default_factory=new_event_id)
+    response_id: str
+    item_id: str
+    output_index: int = 0
+    content_index: int = 0
+    delta: str
+
+
+class ResponseTextDone(_ServerModel):
+    """The assistant's whole text for this response (as far as it got, if it was cut short)."""
+
+    type: Literal["response.text.done"] = "response.text.done"
+    event_id: str = Field(default_factory=new_event_id)
+    response_id: str
+    item_id: str
+    output_index: int = 0
+    content_index: int = 0
+    text: str
+
+
+class ResponseDone(_ServerModel):
+    """The response is over: status ``completed``, ``cancelled`` or ``failed``."""
+
+    type: Literal["response.done"] = "response.done"
+    event_id: str = Field(default_factory=new_event_id)
+    response: Response
+
+
+AnyServerEvent = (
+    ErrorEvent
+    | SessionUpdated
+    | CharactersReloaded
+    | CharactersListed
+    | ConversationItemCreated
+    | ResponseCreated
+    | ResponseTextDelta
+    | ResponseTextDone
+    | ResponseDone
+)
+
+ServerEvent = Annotated[AnyServerEvent, Field(discriminator="type")]
+
+SERVER_EVENTS: Final[TypeAdapter[AnyServerEvent]] = TypeAdapter(ServerEvent)
+
+
+def encode(event: AnyServerEvent) -> bytes:
     """The UTF-8 JSON text of a server event, ready for a text frame."""
     return event.__pydantic_serializer__.to_json(event)
 
@@ -265,9 +465,9 @@ def error_event(
     param: str | None = None,
     details: PackReport | None = None,
 ) -> ErrorEvent:
-    """An ``error`` event; ``internal_error`` is a ``server_error``, the rest are the client's."""
+    """An ``error`` event: a ``server_error`` for :data:`SERVER_ERROR_CODES`, else the client's."""
     kind: Literal["invalid_request_error", "server_error"] = (
-        "server_error" if code is ErrorCode.INTERNAL_ERROR else "invalid_request_error"
+        "server_error" if code in SERVER_ERROR_CODES else "invalid_request_error"
     )
     return ErrorEvent(
         error=ErrorDetails(
@@ -297,9 +497,7 @@ class InvalidEvent(Exception):
         self.param = param
 
 
-def parse_client_event(
-    data: str | bytes,
-) -> SessionUpdate | CharactersReload | CharactersList:
+def parse_client_event(data: str | bytes) -> AnyClientEvent:
     """Parse one text frame, or raise :class:`InvalidEvent` explaining what is wrong."""
     try:
         return CLIENT_EVENTS.validate_json(data)
@@ -346,6 +544,8 @@ def _invalid(data: str | bytes, error: ValidationError) -> InvalidEvent:
         problem = "is required"
     elif field:
         problem = problem[:1].lower() + problem[1:]
+    if kind == "literal_error" and isinstance(first.get("input"), str):
+        problem = f"{problem}, not {_shorten(first['input'])!r}"
     where = f"field {field!r} " if field else ""
     return InvalidEvent(
         f"{event_type}: {where}{problem}",

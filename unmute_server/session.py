@@ -100,20 +100,30 @@ class Session:
         if allow_recording is not None:
             self.allow_recording = allow_recording
 
-    def adopt(self, registry: CharacterRegistry) -> bool:
+    def adopt(self, registry: CharacterRegistry) -> str | None:
         """Make ``registry`` this session's pack, in one assignment.
 
         The chosen character is looked up again by name in the new pack (its definition may
-        have changed); if it is gone the choice is cleared and ``True`` is returned so the
-        client can be told.
+        have changed). If it is gone, the session falls back to the pack's first good
+        character (its first character when none is good), so a conversation under way keeps
+        a character to speak as; the name of the character that was gone is returned so the
+        client can be told, else ``None``. A session without a character (instructions only)
+        keeps its instructions.
         """
         previous = self.character
-        character = None if previous is None else registry.get(previous.name)
+        if previous is None:
+            character = None
+        else:
+            character = registry.get(previous.name)
+            if character is None:
+                character = fallback_character(registry)
         prompt = self._prompt_for(character, self.given_instructions)
         self.registry = registry
         self.character = character
         self.system_prompt = prompt
-        return previous is not None and character is None
+        if previous is not None and (character is None or character.name != previous.name):
+            return previous.name
+        return None
 
     def _prompt_for(self, character: Character | None, given: str | None) -> str | None:
         """The system prompt: the character's, rendered with this session's seed, or ``given``."""
@@ -121,3 +131,14 @@ class Session:
             return given
         context = PromptContext(now=datetime.now(UTC), timezone="UTC", seed=self.seed)
         return render_system_prompt(character, context)
+
+
+def fallback_character(registry: CharacterRegistry) -> Character | None:
+    """The pack's first good character, else its first character (``None`` for an empty one)."""
+    first: Character | None = None
+    for character in registry.values():
+        if character.good:
+            return character
+        if first is None:
+            first = character
+    return first

@@ -6,6 +6,13 @@ new pack and two reloads end on the second. The work that can take time (reading
 a pack) runs in a worker thread through the shared :class:`RegistryCache`, so the event loop
 and every other session carry on meanwhile. Answers go out through the connection's
 :class:`~unmute_server.outbox.Outbox`, so a client that stops reading cannot stall the loop.
+
+Conversation events go to the session's
+:class:`~unmute_server.conversation_events.ConversationChannel`, made on the first one. A
+response streams from its own task, through the same outbox; the session's system prompt is
+handed to the conversation whenever it changes (``session.update``, a reload). A client too
+slow for the stream is cut off exactly as one too slow for answers (close 1008), and when the
+connection ends any response is stopped and its upstream request closed.
 """
 
 from __future__ import annotations
@@ -22,19 +29,24 @@ from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
 from unmute_server import metrics
 from unmute_server.characters.pack import PackNameError, PackNameProblem, resolve_pack
 from unmute_server.characters.registry import CharacterRegistry
+from unmute_server.conversation import EmitStopped
+from unmute_server.conversation_events import ConversationChannel
+from unmute_server.llm import ChatBackend
 from unmute_server.outbox import Outbox
 from unmute_server.protocol import (
+    AnyServerEvent,
     CharactersList,
     CharactersListed,
     CharactersReload,
     CharactersReloaded,
     CharacterSummary,
+    ConversationItemCreate,
     DiagnosticReport,
     ErrorCode,
-    ErrorEvent,
     InvalidEvent,
     PackReport,
     ResolvedSession,
+    ResponseCreate,
     SessionUpdate,
     SessionUpdated,
     encode,
@@ -43,7 +55,7 @@ from unmute_server.protocol import (
 )
 from unmute_server.session import ReloadBudget, Session
 from unmute_server.settings import Settings
-from unmute_server.state import PACKS, SESSIONS, SETTINGS, Packs
+from unmute_server.state import LLM_BACKEND, PACKS, SESSIONS, SETTINGS, Packs
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +75,12 @@ _NAME_PROBLEM_CODES: Final = {
     PackNameProblem.NOT_FOUND: (ErrorCode.DIRECTORY_NOT_FOUND, "not_found"),
 }
 
-ServerEvent = ErrorEvent | SessionUpdated | CharactersReloaded | CharactersListed
 
+class ClientTooSlowError(EmitStopped):
+    """The connection's outbox is full: the client has stopped reading.
 
-class ClientTooSlowError(Exception):
-    """The connection's outbox is full: the client has stopped reading."""
+    An :class:`EmitStopped`, so a response streaming to that client stops quietly.
+    """
 
 
 async def realtime(request: web.Request) -> web.WebSocketResponse:
@@ -91,7 +104,14 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
         packs.default,
         ReloadBudget(settings.reload_limit, settings.reload_window_seconds, loop.time()),
     )
-    connection = Connection(ws, session, Outbox(ws, settings.outbox_limit), settings, packs)
+    connection = Connection(
+        ws,
+        session,
+        Outbox(ws, settings.outbox_limit),
+        settings,
+        packs,
+        backend=app[LLM_BACKEND].backend,
+    )
     hub.add(ws)
     metrics.ACTIVE_SESSIONS.inc()
     try:
@@ -101,7 +121,10 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
         hub.discard(ws)
         metrics.ACTIVE_SESSIONS.dec()
         metrics.session_closed(connection.closed_with or hub.closing_code or ws.close_code)
-        await connection.outbox.abandon()
+        try:
+            await connection.end()
+        finally:
+            await connection.outbox.abandon()
     return ws
 
 
@@ -144,7 +167,17 @@ async def _refuse_over_capacity(ws: web.WebSocketResponse, limit: int) -> None:
 class Connection:
     """The receive loop and event handlers of one session."""
 
-    __slots__ = ("closed_with", "outbox", "packs", "session", "settings", "ws")
+    __slots__ = (
+        "_cutoff",
+        "backend",
+        "channel",
+        "closed_with",
+        "outbox",
+        "packs",
+        "session",
+        "settings",
+        "ws",
+    )
 
     def __init__(
         self,
@@ -153,14 +186,21 @@ class Connection:
         outbox: Outbox,
         settings: Settings,
         packs: Packs,
+        *,
+        backend: ChatBackend | None = None,
     ) -> None:
         self.ws = ws
         self.session = session
         self.outbox = outbox
         self.settings = settings
         self.packs = packs
+        self.backend = backend
+        #: The session's conversation, made on its first conversation event.
+        self.channel: ConversationChannel | None = None
         #: The close code this server chose, when it closed the connection itself.
         self.closed_with: int | None = None
+        #: The close of a client found too slow, once one has started.
+        self._cutoff: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         ws = self.ws
@@ -181,11 +221,39 @@ class Connection:
                     self.closed_with = _close_code(message, self.closed_with)
                     return
         except ClientTooSlowError:
-            await self._close_too_slow()
+            await asyncio.wait((self._cut_off(),))
 
-    def _send(self, event: ServerEvent) -> None:
+    async def end(self) -> None:
+        """After the receive loop: stop any response (closing its upstream request) and let
+        a too-slow client's close finish, so the connection leaves no task behind."""
+        channel = self.channel
+        if channel is not None:
+            self.channel = None
+            await channel.aclose()
+        if self._cutoff is not None:
+            await asyncio.wait((self._cutoff,))
+
+    def _send(self, event: AnyServerEvent) -> None:
         if not self.outbox.put(encode(event)):
+            self._cut_off()
             raise ClientTooSlowError
+
+    def _cut_off(self) -> asyncio.Task[None]:
+        """Close a client that is too far behind, once, whichever task noticed it.
+
+        A task of its own, because a streaming response notices it away from the receive
+        loop: the close then wakes the loop, which ends the connection as usual.
+        """
+        if self._cutoff is None:
+            self._cutoff = asyncio.get_running_loop().create_task(self._close_too_slow())
+        return self._cutoff
+
+    def _conversation(self) -> ConversationChannel:
+        channel = self.channel
+        if channel is None:
+            channel = ConversationChannel(self.backend, self._send, self.session.system_prompt)
+            self.channel = channel
+        return channel
 
     async def _close_too_slow(self) -> None:
         self.closed_with = WSCloseCode.POLICY_VIOLATION
@@ -210,12 +278,18 @@ class Connection:
             return
         metrics.event_received(event.type)
         try:
-            if isinstance(event, SessionUpdate):
+            if isinstance(event, CharactersList):
+                self._list(event)
+            elif isinstance(event, SessionUpdate):
                 self._update(event)
             elif isinstance(event, CharactersReload):
                 await self._reload(event)
+            elif isinstance(event, ConversationItemCreate):
+                self._conversation().add_item(event)
+            elif isinstance(event, ResponseCreate):
+                await self._conversation().respond(event)
             else:
-                self._list(event)
+                await self._conversation().cancel(event)
         except ClientTooSlowError:
             raise
         except Exception:
@@ -251,6 +325,8 @@ class Connection:
                 )
             )
             return
+        if self.channel is not None:
+            self.channel.set_system_prompt(session.system_prompt)
         self._send(
             SessionUpdated(
                 session=ResolvedSession(
@@ -329,7 +405,9 @@ class Connection:
                 )
             )
             return "strict_rejected"
-        voice_cleared = session.adopt(registry)
+        replaced_voice = session.adopt(registry)
+        if self.channel is not None:
+            self.channel.set_system_prompt(session.system_prompt)
         report = pack_report(registry)
         self._send(
             CharactersReloaded(
@@ -341,7 +419,7 @@ class Connection:
                 characters=report.characters,
                 errors=report.errors,
                 voice=session.voice,
-                voice_cleared=voice_cleared,
+                replaced_voice=replaced_voice,
             )
         )
         return "partial" if registry.error_count else "ok"

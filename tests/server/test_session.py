@@ -11,10 +11,13 @@ from unmute_server.characters.registry import CharacterRegistry
 from unmute_server.session import ReloadBudget, Session
 
 
-def character(name: str, instructions: dict[str, str] | None = None) -> Character:
+def character(
+    name: str, instructions: dict[str, str] | None = None, *, good: bool = False
+) -> Character:
     return Character.model_validate(
         {
             "name": name,
+            "good": good,
             "voice": {"source_type": "file", "path_on_server": "v.wav"},
             "instructions": instructions or {"type": "constant", "text": f"You are {name}."},
         }
@@ -66,20 +69,42 @@ def test_adopt_swaps_the_registry_and_looks_the_choice_up_again() -> None:
     new_ann = character("Ann", {"type": "constant", "text": "You are the new Ann."})
     session = Session(old, budget(), seed=3)
     session.update(voice="Ann")
-    assert session.adopt(registry("b", new_ann)) is False
+    assert session.adopt(registry("b", new_ann)) is None
     assert session.registry.pack == "b"
     assert session.character is new_ann
     assert session.system_prompt is not None
     assert "new Ann" in session.system_prompt
 
 
-def test_adopt_clears_a_choice_the_new_pack_lacks_and_says_so() -> None:
+def test_adopt_falls_back_to_the_first_good_character_and_names_the_one_gone() -> None:
+    session = Session(registry("a", character("Ann")), budget(), seed=5)
+    session.update(voice="Ann", instructions="given")
+    new_pack = registry("b", character("Bea"), character("Cy", good=True), character("Di"))
+    assert session.adopt(new_pack) == "Ann"
+    assert session.voice == "Cy"
+    assert session.system_prompt is not None
+    assert "You are Cy." in session.system_prompt
+    assert session.given_instructions == "given"
+    # Cy is in the next pack too: nothing was replaced.
+    assert session.adopt(registry("c", character("Cy"))) is None
+    assert session.voice == "Cy"
+
+
+def test_adopt_falls_back_to_the_first_character_when_none_is_good() -> None:
     session = Session(registry("a", character("Ann")), budget())
-    session.update(voice="Ann", instructions="fallback")
-    assert session.adopt(registry("b", character("Bea"))) is True
+    session.update(voice="Ann")
+    assert session.adopt(registry("b", character("Bea"), character("Cy"))) == "Ann"
+    assert session.voice == "Bea"
+    assert session.system_prompt is not None
+    assert "You are Bea." in session.system_prompt
+
+
+def test_adopt_keeps_the_instructions_of_a_session_without_a_character() -> None:
+    session = Session(registry("a", character("Ann")), budget())
+    session.update(instructions="Talk like a pirate.")
+    assert session.adopt(registry("b", character("Bea", good=True))) is None
     assert session.voice is None
-    assert session.system_prompt == "fallback"
-    assert session.adopt(registry("c", character("Cy"))) is False
+    assert session.system_prompt == "Talk like a pirate."
 
 
 def test_same_seed_same_prompt_for_seeded_builders() -> None:

@@ -152,7 +152,7 @@ async def test_reload_swaps_the_sessions_pack_and_reports_it(server: Server) -> 
     assert reloaded["errors"] == []
     assert names(reloaded) == list(SECOND_NAMES)
     assert reloaded["voice"] is None
-    assert reloaded["voice_cleared"] is False
+    assert reloaded["replaced_voice"] is None
     listed = await client.list()
     assert names(listed) == list(SECOND_NAMES)
     assert listed["version"] == reloaded["version"]
@@ -229,14 +229,33 @@ async def test_missing_pack_is_directory_not_found(server: Server) -> None:
     assert names(await client.list()) == list(DEFAULT_NAMES)
 
 
-async def test_reloading_away_a_chosen_character_clears_the_choice(server: Server) -> None:
+async def test_reloading_away_a_chosen_character_falls_back_and_says_so(
+    server: Server, packs_root: Path
+) -> None:
+    folder = write_pack(packs_root, "with_good", ["Hal"])
+    (folder / "ivy.toml").write_text(character_toml("Ivy", good=True), encoding="utf-8")
     client = await server.connect()
     await client.update(voice="Alice")
-    reloaded = await client.reload("second")
-    assert reloaded["voice"] is None
-    assert reloaded["voice_cleared"] is True
+    reloaded = await client.reload("with_good")
+    assert (reloaded["voice"], reloaded["replaced_voice"]) == ("Ivy", "Alice")
     updated = await client.update(allow_recording=True)
-    assert updated["session"]["voice"] is None
+    assert updated["session"]["voice"] == "Ivy"
+    assert "You are Ivy." in updated["session"]["instructions"]
+    # No good character in "second": the first one stands in.
+    await client.update(voice="Hal")
+    reloaded = await client.reload("second")
+    assert (reloaded["voice"], reloaded["replaced_voice"]) == (SECOND_NAMES[0], "Hal")
+
+
+async def test_reloading_keeps_the_instructions_of_a_session_without_a_character(
+    server: Server,
+) -> None:
+    client = await server.connect()
+    await client.update(instructions="Speak like a pirate.")
+    reloaded = await client.reload("second")
+    assert (reloaded["voice"], reloaded["replaced_voice"]) == (None, None)
+    updated = await client.update(allow_recording=True)
+    assert updated["session"]["instructions"] == "Speak like a pirate."
 
 
 async def test_reloading_a_pack_that_keeps_the_chosen_character_keeps_the_choice(
@@ -247,7 +266,7 @@ async def test_reloading_a_pack_that_keeps_the_chosen_character_keeps_the_choice
     await client.update(voice="Alice")
     reloaded = await client.reload("default_again")
     assert reloaded["voice"] == "Alice"
-    assert reloaded["voice_cleared"] is False
+    assert reloaded["replaced_voice"] is None
 
 
 async def test_reloads_over_the_rate_limit_are_refused(make_server: MakeServer) -> None:
@@ -341,7 +360,8 @@ async def test_answers_come_in_arrival_order_even_when_reloads_are_slow(
     ]
     assert answers[0]["pack"] == "default"
     assert answers[2]["session"]["voice"] == "Large150"
-    assert answers[3]["voice_cleared"] is True
+    assert answers[3]["replaced_voice"] == "Large150"
+    assert answers[3]["voice"] == SECOND_NAMES[0]
     assert names(answers[4]) == list(SECOND_NAMES)
 
 
@@ -476,7 +496,7 @@ async def test_hostile_pack_files_are_never_executed(
         ("{not json", None, "malformed JSON"),
         ("[1, 2]", None, "JSON object"),
         ('{"event_id": "n1"}', "n1", "no 'type'"),
-        ('{"type": "response.create", "event_id": "u1"}', "u1", "unknown event type"),
+        ('{"type": "input_audio_buffer.append", "event_id": "u1"}', "u1", "unknown event type"),
         ('{"type": "session.update", "event_id": "m1"}', "m1", "'session' is required"),
         ('{"type": "session.characters.reload", "event_id": "m2"}', "m2", "pack"),
         ('{"type": "session.update", "session": {"voice": 5}, "event_id": "t1"}', "t1", "voice"),

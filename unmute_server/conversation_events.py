@@ -1,0 +1,233 @@
+"""A session's conversation as the client sees it: client events in, server events out.
+
+The WebSocket handler gives each session one :class:`ConversationChannel`, made on the
+session's first conversation event (an idle session, or one that only browses characters,
+pays nothing for it). The channel turns ``conversation.item.create``, ``response.create`` and
+``response.cancel`` into calls on its :class:`~unmute_server.conversation.Conversation`, and
+the records the conversation reports into OpenAI Realtime (beta) events. It sends through the
+one callable it is given, the connection's bounded writer: when that raises
+:class:`~unmute_server.conversation.EmitStopped` (the client is too slow and is being cut
+off) a streaming response stops at once and closes its upstream request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Final
+
+from unmute_server import metrics
+from unmute_server.conversation import (
+    Conversation,
+    ConversationRecord,
+    DuplicateItemId,
+    LLMObserver,
+    ResponseFinished,
+    ResponseInProgress,
+    ResponseStarted,
+    TextDelta,
+    TextDone,
+)
+from unmute_server.llm import ChatBackend, LLMError
+from unmute_server.protocol import (
+    AnyServerEvent,
+    ContentPart,
+    ConversationItem,
+    ConversationItemCreate,
+    ConversationItemCreated,
+    ErrorCode,
+    Response,
+    ResponseCancel,
+    ResponseCreate,
+    ResponseCreated,
+    ResponseDone,
+    ResponseError,
+    ResponseStatusDetails,
+    ResponseTextDelta,
+    ResponseTextDone,
+    error_event,
+)
+
+Send = Callable[[AnyServerEvent], None]
+"""Queues one event for the client; raises ``EmitStopped`` when the client is too far behind."""
+
+#: Latencies and failures of every session's responses go to the Prometheus metrics.
+OBSERVER: Final = LLMObserver(
+    first_token=metrics.llm_first_token,
+    finished=metrics.llm_response_finished,
+    failed=metrics.llm_failed,
+)
+
+_CANCELLED: Final = ResponseStatusDetails(type="cancelled", reason="client_cancelled")
+
+
+def new_item_id() -> str:
+    """An id for a user item the client did not name, shaped like OpenAI's ``item_...``."""
+    return "item_" + uuid.uuid4().hex[:24]
+
+
+class ConversationChannel:
+    """One session's conversation events; lives as long as the connection (then :meth:`aclose`)."""
+
+    __slots__ = ("_send", "conversation")
+
+    def __init__(self, backend: ChatBackend | None, send: Send, system_prompt: str | None) -> None:
+        self.conversation = Conversation(backend, observer=OBSERVER)
+        self.conversation.set_system_prompt(system_prompt)
+        self._send = send
+
+    def set_system_prompt(self, prompt: str | None) -> None:
+        """The session's prompt changed (another character, a reload): use it from now on."""
+        self.conversation.set_system_prompt(prompt)
+
+    def add_item(self, event: ConversationItemCreate) -> None:
+        """Append the user's message; answer ``conversation.item.created`` or an error."""
+        message = event.item
+        item_id = message.id if message.id is not None else new_item_id()
+        conversation = self.conversation
+        previous = conversation.last_item_id
+        try:
+            conversation.add_user_text(item_id, message.text)
+        except DuplicateItemId as duplicate:
+            self._send(
+                error_event(
+                    ErrorCode.DUPLICATE_ITEM_ID,
+                    duplicate.message,
+                    event_id=event.event_id,
+                    param="item.id",
+                )
+            )
+            return
+        self._send(
+            ConversationItemCreated(
+                previous_item_id=previous,
+                item=ConversationItem(
+                    id=item_id,
+                    status="completed",
+                    role="user",
+                    content=[
+                        ContentPart(type="input_text", text=part.text) for part in message.content
+                    ],
+                ),
+            )
+        )
+
+    async def respond(self, event: ResponseCreate) -> None:
+        """Start a response (``response.created`` answers; the stream follows), or an error."""
+        events = _ResponseEvents(self._send, event.event_id)
+        try:
+            await self.conversation.start_response(events.emit)
+        except ResponseInProgress as busy:
+            self._send(
+                error_event(
+                    ErrorCode.CONVERSATION_ALREADY_HAS_ACTIVE_RESPONSE,
+                    busy.message,
+                    event_id=event.event_id,
+                )
+            )
+        except LLMError as refused:  # llm_unavailable: no response was created
+            self._send(
+                error_event(ErrorCode(refused.code.value), refused.message, event_id=event.event_id)
+            )
+
+    async def cancel(self, event: ResponseCancel) -> None:
+        """Stop the response in progress; ``response.done`` (cancelled) answers, or an error.
+
+        As OpenAI does, a cancel with nothing in progress (or naming another response) is an
+        ``error`` with code ``response_cancel_not_active``.
+        """
+        conversation = self.conversation
+        active = conversation.active_response_id
+        wanted = event.response_id
+        if wanted is not None and wanted != active:
+            shown = wanted if len(wanted) <= 64 else wanted[:64] + "..."
+            self._refuse_cancel(event, f"response {shown!r} is not in progress", "response_id")
+            return
+        if not await conversation.cancel_response():
+            self._refuse_cancel(event, "no response is in progress", None)
+
+    def _refuse_cancel(self, event: ResponseCancel, message: str, param: str | None) -> None:
+        self._send(
+            error_event(
+                ErrorCode.RESPONSE_CANCEL_NOT_ACTIVE,
+                f"cancellation failed: {message}",
+                event_id=event.event_id,
+                param=param,
+            )
+        )
+
+    async def aclose(self) -> None:
+        """Stop any response without a word (the client is gone) and close its upstream request."""
+        await self.conversation.aclose()
+
+
+class _ResponseEvents:
+    """The events of one response: made per ``response.create``, fed its records in order.
+
+    It remembers the assistant's item and final text, so ``response.done`` can carry the
+    output as OpenAI's does, and the ``event_id`` of the ``response.create`` that asked, so a
+    failure's ``error`` event names it.
+    """
+
+    __slots__ = ("_send", "event_id", "item_id", "text")
+
+    def __init__(self, send: Send, event_id: str | None) -> None:
+        self._send = send
+        self.event_id = event_id
+        self.item_id: str | None = None
+        self.text = ""
+
+    async def emit(self, record: ConversationRecord) -> None:
+        send = self._send
+        if isinstance(record, TextDelta):
+            send(
+                ResponseTextDelta(
+                    response_id=record.response_id, item_id=record.item_id, delta=record.delta
+                )
+            )
+        elif isinstance(record, ResponseStarted):
+            response = Response(id=record.response_id, status="in_progress", output=[])
+            send(ResponseCreated(response=response))
+        elif isinstance(record, TextDone):
+            self.item_id = record.item_id
+            self.text = record.text
+            send(
+                ResponseTextDone(
+                    response_id=record.response_id, item_id=record.item_id, text=record.text
+                )
+            )
+        else:
+            self._finished(record)
+
+    def _finished(self, record: ResponseFinished) -> None:
+        status = record.status
+        output: list[ConversationItem] = []
+        if self.item_id is not None:
+            output.append(
+                ConversationItem(
+                    id=self.item_id,
+                    status="completed" if status == "completed" else "incomplete",
+                    role="assistant",
+                    content=[ContentPart(type="text", text=self.text)],
+                )
+            )
+        error = record.error
+        if status == "completed":
+            details = None
+        elif error is None:
+            details = _CANCELLED
+        else:
+            details = ResponseStatusDetails(
+                type="failed",
+                error=ResponseError(code=ErrorCode(error.code.value), message=error.message),
+            )
+        send = self._send
+        send(
+            ResponseDone(
+                response=Response(
+                    id=record.response_id, status=status, status_details=details, output=output
+                )
+            )
+        )
+        if error is not None:
+            send(error_event(ErrorCode(error.code.value), error.message, event_id=self.event_id))
