@@ -6,6 +6,7 @@ property tests and the benchmarks all call the same function on bytes they alrea
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from unmute_server.characters.diagnostics import Diagnostic
@@ -17,6 +18,12 @@ from unmute_server.characters.tomlfile import read_toml
 from unmute_server.characters.validate import validate_document
 
 CHARACTER_SUFFIXES = (".py", ".toml")
+
+#: The line ends both readers number lines by (``str.splitlines`` knows more).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+#: What ``bytes.strip`` strips: a file of only these (after a byte order mark) is empty.
+_BLANK = " \t\n\r\x0b\x0c"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,20 @@ def _failed(path: str, code: str, message: str) -> CharacterFileResult:
     return CharacterFileResult(path, None, (Diagnostic(path, 0, 0, code, message),))
 
 
+def _position_of_byte(data: bytes, index: int) -> tuple[int, int]:
+    """Line and column of ``data[index]``, counted as the readers count them.
+
+    Lines end at ``\r\n``, ``\r`` or ``\n`` (as Python's do; TOML allows no lone ``\r``),
+    and columns count characters, not bytes. Everything before ``index`` decodes, because
+    ``index`` is the first byte that does not.
+    """
+    before = data[:index].decode("utf-8")
+    breaks = list(_LINE_BREAK.finditer(before))
+    if not breaks:  # a byte order mark is not a column (the readers drop it)
+        return 1, len(before.removeprefix("\ufeff")) + 1
+    return len(breaks) + 1, len(before) - breaks[-1].end() + 1
+
+
 def parse_character_file(
     path: str, data: bytes, limits: LoadLimits = DEFAULT_LIMITS
 ) -> CharacterFileResult:
@@ -38,13 +59,10 @@ def parse_character_file(
         return _failed(
             path, "CHR001", f"file is {len(data)} bytes; the limit is {limits.max_file_bytes}"
         )
-    if not data.strip():
-        return _failed(path, "CHR007", "file is empty; a character file needs at least a name")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        col = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        line, col = _position_of_byte(data, error.start)
         message = f"byte 0x{data[error.start]:02x} is not UTF-8"
         return CharacterFileResult(
             path,
@@ -52,6 +70,8 @@ def parse_character_file(
             (Diagnostic(path, line, col, "CHR002", message),),
         )
     text = text.removeprefix("\ufeff")
+    if not text.strip(_BLANK):
+        return _failed(path, "CHR007", "file is empty; a character file needs at least a name")
     document: RawDocument
     if path.endswith(".toml"):
         document = read_toml(path, text, limits)
