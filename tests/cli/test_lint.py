@@ -356,3 +356,83 @@ def test_bundled_packs_lint_clean_in_a_real_process() -> None:
         "quiz_night.toml and is not read; edit quiz_night.toml instead\n"
     )
     assert completed.stderr.endswith(": 0 errors, 1 warning\n")
+
+
+def _read_chars() -> int:
+    """Bytes this process has passed through read(2) so far (Linux ``/proc`` counter)."""
+    with open("/proc/self/io", encoding="ascii") as counters:
+        for line in counters:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    raise AssertionError("no rchar line in /proc/self/io")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads a /proc counter")
+@pytest.mark.parametrize("name", ["huge.toml", "huge.py"])
+def test_a_50_megabyte_file_given_alone_is_chr001_with_its_size_and_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    size = 50 * 1024 * 1024
+    with open(tmp_path / name, "wb") as huge:
+        huge.truncate(size)
+    before = _read_chars()
+    assert main(["lint", name]) == 1
+    assert _read_chars() - before < 1024 * 1024
+    assert capsys.readouterr().out == (
+        f"{name}:0:0: CHR001 {name} is {size} bytes; the file size limit is 262144\n"
+    )
+
+
+def test_a_file_alone_and_in_its_pack_gets_the_same_size_diagnostic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "p" / "big.toml", "x" * 300_000)
+    assert main(["lint", "p/big.toml"]) == 1
+    alone = capsys.readouterr().out
+    assert main(["lint", "p"]) == 1
+    assert alone in capsys.readouterr().out
+    assert "is 300000 bytes" in alone
+
+
+def test_empty_and_undecodable_files_are_reported_where_they_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty.toml").write_bytes(b"")
+    (tmp_path / "blank.py").write_bytes(b" \n\t\r\n")
+    (tmp_path / "latin1.py").write_bytes(b'CHARACTER_NAME = "A"\nCOMMENT = "caf\xe9"\n')
+    (tmp_path / "other.toml").write_bytes(b'name = "A"\r\n\r\ncomment = "\xc3\xa9\xff"\n')
+    assert main(["lint", "empty.toml", "blank.py", "latin1.py", "other.toml"]) == 1
+    found = [line.split(" ", 2)[:2] for line in capsys.readouterr().out.splitlines()]
+    assert found == [
+        ["empty.toml:0:0:", "CHR007"],
+        ["blank.py:0:0:", "CHR007"],
+        ["latin1.py:2:15:", "CHR002"],
+        ["other.toml:3:13:", "CHR002"],  # columns count characters: é is one
+    ]
+
+
+@pytest.mark.parametrize("output", ["text", "json", "github"])
+@pytest.mark.parametrize(
+    ("paths", "expected"),
+    [(["clean"], 0), (["clean", "bad.toml"], 1), (["clean", "bad.toml", "nowhere"], 2)],
+    ids=["clean", "problems", "usage"],
+)
+def test_exit_code_is_the_same_in_every_format(
+    clean_pack: Path,
+    capsys: pytest.CaptureFixture[str],
+    output: str,
+    paths: list[str],
+    expected: int,
+) -> None:
+    _write(clean_pack.parent / "bad.toml", BAD)
+    assert main(["lint", "--format", output, *paths]) == expected
+    out = capsys.readouterr().out
+    if output == "json":
+        assert json.loads(out)["summary"]["errors"] == (0 if expected == 0 else 2)
+    elif output == "github":
+        assert out.count("::error file=bad.toml,") == (0 if expected == 0 else 2)
+    else:
+        assert out.count("bad.toml:") == (0 if expected == 0 else 2)

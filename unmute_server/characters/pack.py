@@ -371,7 +371,7 @@ def read_pack(pack_dir: Path, limits: LoadLimits = DEFAULT_LIMITS) -> PackSnapsh
         try:
             # Limits are checked on the size fstat reports, before a byte is read.
             if size > limits.max_file_bytes:
-                diagnostics.append(_too_large(name, size, limits))
+                diagnostics.append(file_too_large(name, size, limits))
                 continue
             if total + size > limits.max_pack_bytes:
                 diagnostics.append(_pack_too_large(name, len(candidates) - index, limits))
@@ -383,7 +383,7 @@ def read_pack(pack_dir: Path, limits: LoadLimits = DEFAULT_LIMITS) -> PackSnapsh
         finally:
             os.close(fd)
         if len(data) > limits.max_file_bytes:
-            diagnostics.append(_too_large(name, len(data), limits, grew=True))
+            diagnostics.append(file_too_large(name, len(data), limits, grew=True))
             continue
         if total + len(data) > limits.max_pack_bytes:
             diagnostics.append(_pack_too_large(name, len(candidates) - index, limits))
@@ -421,7 +421,9 @@ def _unreadable(name: str, error: OSError) -> Diagnostic:
     return Diagnostic(name, 0, 0, "CHR003", f"{name} cannot be read: {_reason(error)}")
 
 
-def _too_large(name: str, size: int, limits: LoadLimits, *, grew: bool = False) -> Diagnostic:
+def file_too_large(name: str, size: int, limits: LoadLimits, *, grew: bool = False) -> Diagnostic:
+    """CHR001 for ``name`` with the size ``fstat`` gave, or "more than" the limit when the
+    file grew past it while it was read (its real size is then unknown)."""
     shown = f"more than {limits.max_file_bytes}" if grew else str(size)
     return Diagnostic(
         name,

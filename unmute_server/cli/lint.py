@@ -13,6 +13,7 @@ folder nor a character file). When some PATHs are unusable the others are still 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import stat
 import sys
@@ -24,7 +25,7 @@ from typing import Any
 from unmute_server.characters.charfile import CHARACTER_SUFFIXES, parse_character_file
 from unmute_server.characters.diagnostics import Diagnostic
 from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
-from unmute_server.characters.pack import PACK_PATH, build_registry, read_pack
+from unmute_server.characters.pack import PACK_PATH, build_registry, file_too_large, read_pack
 from unmute_server.lint_report import (
     FORMATS,
     LintSummary,
@@ -217,11 +218,16 @@ def lint_file(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> TargetCheck:
             files=1,
         )
     try:
-        data = _read_regular(path, limits.max_file_bytes)
+        data, size = _read_regular(path, limits.max_file_bytes)
     except FileNotFoundError:
         return TargetCheck(usage_error=f"{shown} does not exist")
     except OSError as error:
         return TargetCheck(usage_error=f"cannot read {shown}: {error.strerror or error}")
+    if size > limits.max_file_bytes or len(data) > limits.max_file_bytes:
+        # The same CHR001 as in a pack, with the size fstat gave: ``data`` stops one byte
+        # past the limit, so its length is not the file's size.
+        too_large = file_too_large(path.name, size, limits, grew=size <= limits.max_file_bytes)
+        return TargetCheck((dataclasses.replace(too_large, path=shown),), files=1)
     result = parse_character_file(shown, data, limits)
     return TargetCheck(
         tuple(sorted(result.diagnostics, key=_sort_key)),
@@ -230,13 +236,19 @@ def lint_file(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> TargetCheck:
     )
 
 
-def _read_regular(path: Path, limit: int) -> bytes:
-    """At most ``limit + 1`` bytes (enough for the size check) of a regular file.
+def _read_regular(path: Path, limit: int) -> tuple[bytes, int]:
+    """A regular file's size and at most ``limit + 1`` of its bytes (enough for the size
+    check): a file over the limit costs one bounded read, never its whole size.
 
     A FIFO or device named on the command line would block or misbehave if opened, so the
-    type is checked first.
+    type is checked first, and again on the open file in case the path changed meanwhile.
     """
     if not stat.S_ISREG(path.stat().st_mode):
         raise OSError(0, "not a regular file")
     with path.open("rb") as stream:
-        return stream.read(limit + 1)
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(0, "not a regular file")
+        if info.st_size > limit:
+            return b"", info.st_size
+        return stream.read(limit + 1), info.st_size
