@@ -25,12 +25,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
+from tests.fake_llm import FakeLLM, start_fake_llm
 from unmute_server.app import create_app
+from unmute_server.llm import LLMSettings
 from unmute_server.settings import Settings
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 Json = dict[str, Any]
+#: Events in arrival order (a name of its own: ``Realtime.list`` shadows ``list`` in its body).
+Events = list[Json]
 
 
 def _validator(name: str) -> jsonschema.protocols.Validator:
@@ -127,6 +131,32 @@ class Realtime:
     async def update(self, **session: Any) -> Json:
         return await self.request({"type": "session.update", "session": session})
 
+    async def say(self, text: str, item_id: str | None = None, **fields: Any) -> Json:
+        """Add a user text message; the answer (``conversation.item.created`` or ``error``)."""
+        item: Json = {"type": "message", "role": "user"}
+        if item_id is not None:
+            item["id"] = item_id
+        item["content"] = [{"type": "input_text", "text": text}]
+        return await self.request({"type": "conversation.item.create", "item": item, **fields})
+
+    async def receive_until(self, event_type: str) -> Events:
+        """Every event up to and including the first of ``event_type``."""
+        events: Events = []
+        while True:
+            event = await self.receive()
+            events.append(event)
+            if event["type"] == event_type:
+                return events
+
+    async def respond(self, **fields: Any) -> Events:
+        """``response.create``, then every event up to its ``response.done`` (and a failure's
+        ``error``, which follows it)."""
+        await self.send({"type": "response.create", **fields})
+        events = await self.receive_until("response.done")
+        if events[-1]["response"]["status"] == "failed":
+            events.append(await self.receive())
+        return events
+
     async def close_message(self) -> aiohttp.WSMessage:
         """Read until the server's close; the close message (``data`` is its code)."""
         while True:
@@ -185,6 +215,26 @@ def make_server(aiohttp_client: AiohttpClient, settings: Settings) -> MakeServer
 @pytest.fixture
 async def server(make_server: MakeServer) -> Server:
     return await make_server()
+
+
+@pytest.fixture
+async def fake_llm(aiohttp_server: AiohttpServer) -> FakeLLM:
+    """An OpenAI-compatible chat server on loopback that streams "Hello there." by default."""
+    return await start_fake_llm(aiohttp_server)
+
+
+FAKE_MODEL = "fake-model"
+
+
+@pytest.fixture
+def make_llm_server(make_server: MakeServer, fake_llm: FakeLLM) -> MakeServer:
+    """Start a server whose LLM is ``fake_llm``; keyword arguments change the LLM settings."""
+
+    async def make(**llm_changes: Any) -> Server:
+        fields: dict[str, Any] = {"url": fake_llm.base_url, "model": FAKE_MODEL, **llm_changes}
+        return await make_server(llm=LLMSettings(**fields))
+
+    return make
 
 
 MakeTestServer = Callable[..., Awaitable[TestServer]]
