@@ -355,3 +355,36 @@ def test_crlf_comments_escaped_newlines_and_tricky_strings_do_not_shift_keys() -
     assert positions[("t", "c", "d.e", "g", "h")] == Position(5, 38)
     assert positions[("t", "1-2")] == Position(6, 1)
     assert positions[("t", "w")] == Position(8, 1)
+
+
+#: How a number is placed in a document: (text before it, text after it, its line, its column).
+_NUMBER_PLACES = {
+    "top": ('name = "A"\n\ngood = ', "\n", 3, 8),
+    "array": ('name = "A"\ncomment = [1, ', "]\n", 2, 15),
+    "inline": ('name = "A"\r\nvoice = { x = ', " }\r\n", 2, 15),
+    "table": ('name = "A"\n[voice]\nx  =\t', "\n", 3, 6),
+    "after_a_string_of_digits": ('comment = "' + "1" * 5000 + '"\ngood = ', "\n", 2, 8),
+}
+
+
+@settings(max_examples=60)
+@given(
+    digits=st.integers(min_value=1, max_value=6000),
+    sign=st.sampled_from(["", "+", "-"]),
+    place=st.sampled_from(sorted(_NUMBER_PLACES)),
+)
+def test_integer_too_long_for_python_is_chr200_at_the_number_never_a_crash(
+    digits: int, sign: str, place: str
+) -> None:
+    """tomllib accepts any integer and calls ``int()``, which refuses more than
+    ``sys.get_int_max_str_digits()`` decimal digits with a ``ValueError``."""
+    before, after, line, col = _NUMBER_PLACES[place]
+    text = before + sign + "7" * digits + after
+    result = parse_character_file("pack/n.toml", text.encode())
+    assert result.character is None
+    if digits <= 4300:
+        assert "CHR200" not in {found.code for found in result.diagnostics}
+    else:
+        found = _only(result.diagnostics)
+        assert (found.code, found.line, found.col) == ("CHR200", line, col)
+        assert "more than 4300 digits" in found.message

@@ -13,6 +13,7 @@ import bisect
 import contextlib
 import datetime
 import re
+import sys
 import tomllib
 from collections.abc import Iterator, Mapping
 
@@ -23,6 +24,8 @@ from unmute_server.characters.limits import LoadLimits
 #: Python 3.11's ``TOMLDecodeError`` carries its position only inside the message.
 _AT_LINE_COLUMN = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _AT_END = re.compile(r"\s*\(at end of document\)\s*$")
+
+_DIGIT_RUN = re.compile(r"[+-]?\d[\d_]*")
 
 _DATE_TYPES = (datetime.date, datetime.time)  # datetime.datetime is a date
 
@@ -41,6 +44,10 @@ def read_toml(path: str, text: str, limits: LoadLimits) -> RawDocument:
     except (RecursionError, MemoryError):
         message = "TOML is nested too deeply to parse; flatten the tables and arrays"
         return RawDocument(path, {}, {}, (Diagnostic(path, 0, 0, "CHR005", message),))
+    except (ValueError, OverflowError):
+        # Valid TOML that Python will not convert: a decimal integer longer than
+        # sys.get_int_max_str_digits() (tomllib calls int() on it).
+        return RawDocument(path, {}, {}, (_unconvertible_number(path, text),))
     positions = _LazyKeyPositions(text)
     diagnostics = _limit_diagnostics(path, data, positions, limits)
     return RawDocument(path, data, positions, diagnostics)
@@ -65,6 +72,26 @@ def _syntax_error(path: str, text: str, error: tomllib.TOMLDecodeError) -> Diagn
     message = message.strip() or "invalid TOML"
     return Diagnostic(
         path, line, col, "CHR200", f"TOML syntax error: {message[0].lower()}{message[1:]}"
+    )
+
+
+def _unconvertible_number(path: str, text: str) -> Diagnostic:
+    """``CHR200`` at the first value-like decimal digit run too long for ``int()`` (one after
+    ``=``, ``[`` or ``,``, so digits inside a string are passed over), else at 1:1."""
+    limit = sys.get_int_max_str_digits()
+    line, col = 1, 1
+    for run in _DIGIT_RUN.finditer(text):
+        after = text[: run.start()].rstrip(" \t\r\n")[-1:]
+        if after in ("=", "[", ",") and sum(char.isdigit() for char in run.group()) > limit:
+            line = text.count("\n", 0, run.start()) + 1
+            col = run.start() - (text.rfind("\n", 0, run.start()) + 1) + 1
+            break
+    return Diagnostic(
+        path,
+        line,
+        col,
+        "CHR200",
+        f"TOML number has more than {limit} digits, more than Python reads; write it as a string",
     )
 
 
