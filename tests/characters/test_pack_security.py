@@ -6,7 +6,9 @@ file, no new module, no character or message carrying the outside file's content
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -186,3 +188,62 @@ def test_file_names_that_look_like_paths_stay_relative(tmp_path: Path) -> None:
     registry = load_pack(pack, "pack")
     assert list(registry) == ["Dash"]
     assert registry.total_files == 1
+
+
+#: Text that makes the parsers themselves reach for a module or fail in unusual ways.
+PARSER_EDGES = {
+    "named_escape.py": 'CHARACTER_NAME = "\\N{BULLET} Nova"\n',
+    "named_escape_bad.py": 'CHARACTER_NAME = "\\N{NO SUCH CHARACTER}"\n',
+    "coding_cookie.py": "# -*- coding: rot13 -*-\nCHARACTER_NAME = 'x'\n",
+    "long_int.py": "GOOD = " + "9" * 5000 + "\n",
+    "long_int_toml.toml": "good = " + "9" * 5000 + "\n",
+    "deep.py": "COMMENT = " + "[" * 5000 + "]" * 5000 + "\n",
+    "deep_toml.toml": "comment = " + "[" * 5000 + "]" * 5000 + "\n",
+    "dates.toml": "comment = 1979-05-27T07:32:00-08:00\ngood = 07:32:00\n",
+}
+
+_FRESH_PROCESS_LOAD = """\
+import json, sys
+from pathlib import Path
+
+import unmute_server.characters as characters
+
+before = set(sys.modules)
+codes = {}
+for folder in sys.argv[1:]:
+    registry = characters.load_pack(Path(folder), Path(folder).name)
+    codes[folder] = sorted({diagnostic.code for diagnostic in registry.diagnostics})
+print(json.dumps({"added": sorted(set(sys.modules) - before), "codes": codes}))
+"""
+
+
+def test_a_fresh_process_loading_any_pack_first_imports_no_module(tmp_path: Path) -> None:
+    """No warm-up: in a new interpreter, whichever pack is read first adds nothing to
+    ``sys.modules``, not even a module the parsers load lazily."""
+    marker = tmp_path / "marker"
+    folders: list[Path] = []
+    for name, sources in (
+        ("edges", PARSER_EDGES),
+        ("hostile", hostile_sources(marker)),
+    ):
+        folder = tmp_path / name
+        folder.mkdir()
+        for file_name, source in sources.items():
+            (folder / file_name).write_text(source, encoding="utf-8")
+        folders.append(folder)
+    bundled = Path(__file__).resolve().parents[2] / "character_packs"
+    folders.extend(sorted(path for path in bundled.iterdir() if path.is_dir()))
+    for first in range(len(folders)):
+        order = folders[first:] + folders[:first]
+        completed = subprocess.run(
+            [sys.executable, "-I", "-c", _FRESH_PROCESS_LOAD, *map(str, order)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        found = json.loads(completed.stdout)
+        assert found["added"] == [], (order[0].name, found["added"])
+    assert not marker.exists()
+    edges = found["codes"][str(tmp_path / "edges")]
+    assert edges == ["CHR005", "CHR100", "CHR200", "CHR300", "CHR301", "CHR402"]

@@ -18,6 +18,11 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+
+# The parser imports ``unicodedata`` the first time a string holds a ``\N{NAME}`` escape.
+# Importing it with the reader keeps the promise that loading a pack adds nothing to
+# ``sys.modules``, whatever the pack's text and whichever file is read first.
+import unicodedata  # noqa: F401
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
