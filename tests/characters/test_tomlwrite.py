@@ -192,7 +192,8 @@ _instructions = st.one_of(
         UnmuteExplanationInstructions, type=st.just("unmute_explanation"), language=_languages
     ),
 )
-_characters = st.builds(
+#: Any valid character (also used by the ``convert`` round-trip test).
+any_character = st.builds(
     Character,
     name=_names,
     good=st.booleans(),
@@ -204,7 +205,7 @@ _characters = st.builds(
 
 @settings(max_examples=400)
 @given(
-    character=_characters,
+    character=any_character,
     schema=st.none() | st.sampled_from(["schemas/character.schema.json", "../../s.json"]),
 )
 def test_any_valid_character_round_trips_through_toml(
