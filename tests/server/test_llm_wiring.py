@@ -8,6 +8,7 @@ request the fake LLM recorded, the events the client received, the Prometheus te
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 from pathlib import Path
@@ -30,6 +31,7 @@ from tests.server.conftest import (
     until,
     write_pack,
 )
+from unmute_server.conversation import Conversation
 from unmute_server.llm import LLMSettings
 from unmute_server.llm.openai_backend import OpenAICompatibleBackend
 from unmute_server.state import LLM_BACKEND, SESSIONS
@@ -360,3 +362,25 @@ async def test_every_llm_metric_is_exposed_before_any_response(server: Server) -
         "llm_bad_stream",
     ):
         assert f'unmute_llm_failures_total{{code="{code}"}}' in text
+
+
+def conversations_alive() -> int:
+    gc.collect()
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, Conversation))
+
+
+async def test_a_conversation_is_made_on_the_first_conversation_event_and_freed_after(
+    make_llm_server: MakeServer,
+) -> None:
+    server = await make_llm_server()
+    before = conversations_alive()
+    client = await server.connect()
+    await client.list()
+    await client.update(voice="Alice")
+    await client.reload("second")
+    assert conversations_alive() == before
+    await client.say("Hi")
+    assert conversations_alive() == before + 1
+    await client.ws.close()
+    await until(lambda: not len(server.app[SESSIONS]), "the session to end")
+    await until(lambda: conversations_alive() == before, "the conversation to be freed")

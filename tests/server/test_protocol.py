@@ -9,11 +9,15 @@ from typing import Any
 import pytest
 
 from tests.server.conftest import CLIENT_SCHEMA, SERVER_SCHEMA
+from unmute_server.llm import LLMErrorCode
 from unmute_server.protocol import (
     CharactersList,
     CharactersReload,
+    ConversationItemCreate,
     ErrorCode,
     InvalidEvent,
+    ResponseCancel,
+    ResponseCreate,
     SessionUpdate,
     encode,
     error_event,
@@ -151,3 +155,65 @@ def test_client_schema_refuses_what_the_parser_refuses() -> None:
     assert not CLIENT_SCHEMA.is_valid({"type": "session.update"})
     assert CLIENT_SCHEMA.is_valid({"type": "session.characters.reload", "directory": "a"})
     assert CLIENT_SCHEMA.is_valid({"type": "session.update", "session": {"modalities": []}})
+
+
+# --------------------------------------------------------------------------- conversation
+
+
+def test_a_user_message_joins_its_text_parts_and_ignores_sdk_fields() -> None:
+    event = parse_client_event(
+        json.dumps(
+            {
+                "type": "conversation.item.create",
+                "previous_item_id": "root",
+                "item": {
+                    "id": "m1",
+                    "object": "realtime.item",
+                    "status": "completed",
+                    "role": "user",
+                    "content": [
+                        {"type": "input_text", "text": "one"},
+                        {"type": "input_text", "text": "two"},
+                    ],
+                },
+            }
+        )
+    )
+    assert isinstance(event, ConversationItemCreate)
+    assert event.item.id == "m1"
+    assert event.item.type == "message"
+    assert event.item.text == "one\ntwo"
+
+
+def test_an_item_id_longer_than_the_limit_is_refused() -> None:
+    item = {"id": "x" * 65, "role": "user", "content": [{"type": "input_text", "text": "t"}]}
+    with pytest.raises(InvalidEvent) as raised:
+        parse_client_event(json.dumps({"type": "conversation.item.create", "item": item}))
+    assert raised.value.param == "item.id"
+
+
+def test_response_create_ignores_the_response_object_and_cancel_reads_its_id() -> None:
+    create = parse_client_event('{"type": "response.create", "response": {"voice": "alloy"}}')
+    assert isinstance(create, ResponseCreate)
+    cancel = parse_client_event('{"type": "response.cancel", "response_id": "resp_1"}')
+    assert isinstance(cancel, ResponseCancel)
+    assert cancel.response_id == "resp_1"
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (ErrorCode.LLM_TIMEOUT, "server_error"),
+        (ErrorCode.LLM_UNAVAILABLE, "server_error"),
+        (ErrorCode.RESPONSE_CANCEL_NOT_ACTIVE, "invalid_request_error"),
+        (ErrorCode.CONVERSATION_ALREADY_HAS_ACTIVE_RESPONSE, "invalid_request_error"),
+    ],
+)
+def test_llm_failures_are_server_errors_and_conversation_misuse_the_clients(
+    code: ErrorCode, kind: str
+) -> None:
+    assert error_event(code, "m").error.type == kind
+
+
+def test_every_llm_error_code_is_a_protocol_error_code() -> None:
+    assert {code.value for code in LLMErrorCode} <= {code.value for code in ErrorCode}
