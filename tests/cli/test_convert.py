@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import stat
 import subprocess
@@ -317,8 +318,8 @@ def _python_source(character: Character) -> str:
 
 def _python_can_spell(character: Character) -> bool:
     """Whether every value has a literal spelling (``repr`` of infinity is a name)."""
-    dumped = character.model_dump_json()
-    return "Infinity" not in dumped and "NaN" not in dumped
+    table = getattr(character.voice, "sound_instance", None) or {}
+    return not any(isinstance(value, float) and math.isinf(value) for value in table.values())
 
 
 def _toml_can_hold(character: Character) -> bool:
