@@ -4,7 +4,9 @@ Nothing happens at import time. Resources are opened in ``cleanup_ctx`` when the
 starts and closed when it stops: the LLM backend (one connection pool for the process, closed
 after every session has been closed), the registry cache and the default pack (loaded and checked
 before the server accepts a connection: a default pack without a valid character stops
-start-up with :class:`StartupError`), and the event-loop lag monitor. On shutdown every
+start-up with :class:`StartupError`), what prompts are rendered with (the operator's time
+zone, language and news file, which must be readable at start-up), and the event-loop lag
+monitor. On shutdown every
 open session is closed with 1001 (going away) before aiohttp waits for handlers to finish.
 
 For several worker processes under gunicorn, point it at :func:`make_app`::
@@ -30,8 +32,19 @@ from unmute_server.characters.pack import PackNameError, resolve_pack
 from unmute_server.characters.registry import RegistryCache
 from unmute_server.http_routes import health, voices
 from unmute_server.loop_lag import monitor_loop_lag
+from unmute_server.news import NewsFeed, NewsFileError
+from unmute_server.prompt_source import PromptSource
 from unmute_server.settings import Settings
-from unmute_server.state import LLM, LLM_BACKEND, PACKS, SESSIONS, SETTINGS, Packs, SessionHub
+from unmute_server.state import (
+    LLM,
+    LLM_BACKEND,
+    PACKS,
+    PROMPT_SOURCE,
+    SESSIONS,
+    SETTINGS,
+    Packs,
+    SessionHub,
+)
 from unmute_server.websocket import realtime
 
 logger = logging.getLogger(__name__)
@@ -55,6 +68,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SESSIONS] = SessionHub()
     # Cleanups run in reverse: the packs' cleanup closes the sessions before the LLM goes.
     app.cleanup_ctx.append(_llm)
+    app.cleanup_ctx.append(_prompt_source)
     app.cleanup_ctx.append(_packs)
     app.cleanup_ctx.append(_loop_lag)
     app.on_shutdown.append(_close_sessions)
@@ -89,6 +103,19 @@ async def _llm(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await backend.aclose()
+
+
+async def _prompt_source(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    news = None
+    if settings.news_file is not None:
+        try:
+            news = NewsFeed(settings.news_file)
+        except NewsFileError as error:
+            raise StartupError(f"news file: {error}") from None
+        logger.info("news: %d headlines from %s", len(news.headlines()), settings.news_file)
+    app[PROMPT_SOURCE] = PromptSource(settings.zone(), settings.language, news)
+    yield
 
 
 async def _packs(app: web.Application) -> AsyncIterator[None]:

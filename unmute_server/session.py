@@ -13,11 +13,11 @@ into calls here and results into events.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 
 from unmute_server.characters.model import Character
-from unmute_server.characters.prompts import PromptContext, render_system_prompt
+from unmute_server.characters.prompts import render_system_prompt
 from unmute_server.characters.registry import CharacterRegistry
+from unmute_server.prompt_source import DEFAULT_PROMPT_SOURCE, PromptSource
 
 
 class ReloadBudget:
@@ -54,6 +54,7 @@ class Session:
         "allow_recording",
         "character",
         "given_instructions",
+        "prompt_source",
         "registry",
         "reload_budget",
         "seed",
@@ -61,10 +62,17 @@ class Session:
     )
 
     def __init__(
-        self, registry: CharacterRegistry, reload_budget: ReloadBudget, seed: int | None = None
+        self,
+        registry: CharacterRegistry,
+        reload_budget: ReloadBudget,
+        seed: int | None = None,
+        *,
+        prompt_source: PromptSource = DEFAULT_PROMPT_SOURCE,
     ) -> None:
         self.registry = registry
         self.reload_budget = reload_budget
+        #: The operator's time zone, language and news, shared by every session.
+        self.prompt_source = prompt_source
         #: Drives every random choice a prompt builder makes, so a session's prompt is stable.
         self.seed = secrets.randbits(32) if seed is None else seed
         self.character: Character | None = None
@@ -129,8 +137,7 @@ class Session:
         """The system prompt: the character's, rendered with this session's seed, or ``given``."""
         if character is None:
             return given
-        context = PromptContext(now=datetime.now(UTC), timezone="UTC", seed=self.seed)
-        return render_system_prompt(character, context)
+        return render_system_prompt(character, self.prompt_source.context(self.seed))
 
 
 def fallback_character(registry: CharacterRegistry) -> Character | None:

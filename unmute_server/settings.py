@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from unmute_server.llm import LLMSettings, LLMSettingsError
 from unmute_server.llm.settings import ENV_API_KEY, ENV_MODEL, ENV_URL
 
 MIB = 1024 * 1024
+
+#: A conversation language as the prompt builders take it: ``en``, or a pair like ``en/fr``.
+_LANGUAGE_CODE = re.compile(r"[a-z]{2}(/[a-z]{2})?\Z")
 
 
 class SettingsError(ValueError):
@@ -39,6 +44,8 @@ class Settings:
     without, and the events are small. ``llm`` is the chat-completions server the
     conversations use; ``None`` serves characters without one (``response.create`` is then
     answered ``llm_unavailable``). It is kept out of ``repr``: its URL may hold credentials.
+    ``timezone``, ``language`` and ``news_file`` are what a rendered prompt says about the
+    moment, which language to speak, and the day's headlines (for ``news`` characters).
     """
 
     host: str = "127.0.0.1"
@@ -53,6 +60,9 @@ class Settings:
     outbox_limit: int = 256
     ws_compression: bool = False
     shutdown_timeout: float = 10.0
+    timezone: str = "UTC"
+    language: str = "en"
+    news_file: Path | None = None
     llm: LLMSettings | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -73,6 +83,22 @@ class Settings:
             raise SettingsError(
                 f"shutdown_timeout must be zero or more seconds, not {self.shutdown_timeout}"
             )
+        self.zone()  # raises SettingsError for a zone this machine does not know
+        if not _LANGUAGE_CODE.match(self.language):
+            raise SettingsError(
+                f"language must be a code such as 'en' or a pair such as 'en/fr', "
+                f"not {self.language!r}"
+            )
+
+    def zone(self) -> ZoneInfo:
+        """The time zone prompts are rendered in."""
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"timezone {self.timezone!r} is not an IANA time zone name such as "
+                "'UTC' or 'Europe/Paris'"
+            ) from None
 
     @classmethod
     def from_environment(
@@ -260,6 +286,27 @@ OPTIONS: tuple[Option, ...] = (
         "--shutdown-timeout",
         _parse_float,
         "seconds to wait for sessions to close on shutdown before they are cut",
+    ),
+    Option(
+        "timezone",
+        "UNMUTE_TIMEZONE",
+        "--timezone",
+        _parse_str,
+        "IANA time zone of the date and time prompts give, e.g. Europe/Paris",
+    ),
+    Option(
+        "language",
+        "UNMUTE_LANGUAGE",
+        "--language",
+        _parse_str,
+        "conversation language of characters that name none: en, fr, or a pair like en/fr",
+    ),
+    Option(
+        "news_file",
+        "UNMUTE_NEWS_FILE",
+        "--news-file",
+        _parse_path,
+        "text file of news headlines, one per line, for news characters; re-read when it changes",
     ),
 )
 

@@ -19,6 +19,7 @@ from aiohttp import web
 from unmute_server.characters.registry import CharacterRegistry, RegistryCache
 from unmute_server.llm import ChatBackend
 from unmute_server.metrics import CacheMetrics
+from unmute_server.prompt_source import PromptSource
 from unmute_server.settings import Settings
 
 
@@ -86,3 +87,4 @@ SETTINGS = web.AppKey("settings", Settings)
 SESSIONS = web.AppKey("sessions", SessionHub)
 PACKS = web.AppKey("packs", Packs)
 LLM_BACKEND = web.AppKey("llm", LLM)
+PROMPT_SOURCE = web.AppKey("prompt_source", PromptSource)

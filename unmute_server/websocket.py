@@ -55,7 +55,7 @@ from unmute_server.protocol import (
 )
 from unmute_server.session import ReloadBudget, Session
 from unmute_server.settings import Settings
-from unmute_server.state import LLM_BACKEND, PACKS, SESSIONS, SETTINGS, Packs
+from unmute_server.state import LLM_BACKEND, PACKS, PROMPT_SOURCE, SESSIONS, SETTINGS, Packs
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +103,7 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
     session = Session(
         packs.default,
         ReloadBudget(settings.reload_limit, settings.reload_window_seconds, loop.time()),
+        prompt_source=app[PROMPT_SOURCE],
     )
     connection = Connection(
         ws,

@@ -127,6 +127,24 @@ def test_bad_environment_value_exits_2_naming_the_variable(tmp_path: Path) -> No
     assert "UNMUTE_PORT='http': expected a whole number" in result.stderr
 
 
+def test_a_missing_news_file_exits_2_before_listening(tmp_path: Path) -> None:
+    write_pack(tmp_path, "main", ["Ada"])
+    missing = tmp_path / "news.txt"
+    result = run_serve(
+        ["--packs-root", str(tmp_path), "--default-pack", "main", "--port", "0"],
+        env={"UNMUTE_NEWS_FILE": str(missing)},
+    )
+    assert result.returncode == 2
+    assert f"news file: {missing}: cannot read the news file" in result.stderr
+    assert "listening" not in result.stdout
+
+
+def test_an_unknown_time_zone_flag_exits_2_naming_it(tmp_path: Path) -> None:
+    result = run_serve(["--timezone", "Mars/Olympus"])
+    assert result.returncode == 2
+    assert "timezone 'Mars/Olympus' is not an IANA time zone" in result.stderr
+
+
 async def test_serve_prints_the_real_port_serves_and_stops_cleanly_on_sigterm(
     tmp_path: Path,
 ) -> None:

@@ -21,6 +21,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert (settings.reload_limit, settings.reload_window_seconds) == (10, 10)
     assert settings.outbox_limit == 256
     assert settings.ws_compression is False
+    assert (settings.timezone, settings.language, settings.news_file) == ("UTC", "en", None)
 
 
 def test_every_variable_is_read() -> None:
@@ -37,6 +38,9 @@ def test_every_variable_is_read() -> None:
         "UNMUTE_OUTBOX_LIMIT": "16",
         "UNMUTE_WS_COMPRESSION": "yes",
         "UNMUTE_SHUTDOWN_TIMEOUT": "0",
+        "UNMUTE_TIMEZONE": "Europe/Paris",
+        "UNMUTE_LANGUAGE": "en/fr",
+        "UNMUTE_NEWS_FILE": "/srv/news.txt",
     }
     assert set(env) == {option.env for option in OPTIONS}
     settings = Settings.from_environment(env)
@@ -53,6 +57,9 @@ def test_every_variable_is_read() -> None:
         outbox_limit=16,
         ws_compression=True,
         shutdown_timeout=0,
+        timezone="Europe/Paris",
+        language="en/fr",
+        news_file=Path("/srv/news.txt"),
     )
 
 
@@ -77,6 +84,9 @@ def test_empty_variables_are_ignored() -> None:
         ({"UNMUTE_HEARTBEAT_SECONDS": "nan"}, "UNMUTE_HEARTBEAT_SECONDS='nan'"),
         ({"UNMUTE_WS_COMPRESSION": "maybe"}, "UNMUTE_WS_COMPRESSION='maybe': expected one of"),
         ({"UNMUTE_SHUTDOWN_TIMEOUT": "-2"}, "shutdown_timeout must be zero or more"),
+        ({"UNMUTE_TIMEZONE": "Mars/Olympus"}, "timezone 'Mars/Olympus' is not an IANA"),
+        ({"UNMUTE_TIMEZONE": "../../etc/passwd"}, "is not an IANA time zone"),
+        ({"UNMUTE_LANGUAGE": "english"}, "language must be a code such as 'en'"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], fragment: str) -> None:
