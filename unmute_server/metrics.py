@@ -115,7 +115,12 @@ for _status in RESPONSE_STATUSES:
 for _error in LLMErrorCode:
     LLM_FAILURES.labels(_error.value)
 
-_KNOWN_TYPES: Final = frozenset(CLIENT_EVENT_TYPES)
+#: The counter of each known type, bound once: ``labels()`` on every event costs a lock
+#: and a dictionary lookup of its own.
+_RECEIVED_BY_TYPE: Final = {
+    event_type: EVENTS_RECEIVED.labels(event_type) for event_type in CLIENT_EVENT_TYPES
+}
+_RECEIVED_UNKNOWN: Final = EVENTS_RECEIVED.labels("unknown")
 
 #: Every cache an application has opened and not closed; the gauge sums them at scrape.
 _caches: weakref.WeakSet[RegistryCache] = weakref.WeakSet()
@@ -124,8 +129,7 @@ LIVE_REGISTRIES.set_function(lambda: sum(cache.live_registries() for cache in li
 
 def event_received(event_type: str | None) -> None:
     """Count one received client event under its type, or ``unknown``."""
-    label = event_type if event_type in _KNOWN_TYPES else "unknown"
-    EVENTS_RECEIVED.labels(label).inc()
+    _RECEIVED_BY_TYPE.get(event_type or "", _RECEIVED_UNKNOWN).inc()
 
 
 def llm_first_token(seconds: float) -> None:

@@ -51,6 +51,7 @@ from unmute_server.protocol import (
     SessionUpdated,
     encode,
     error_event,
+    new_event_id,
     parse_client_event,
 )
 from unmute_server.session import ReloadBudget, Session
@@ -340,15 +341,10 @@ class Connection:
         )
 
     def _list(self, event: CharactersList) -> None:
-        registry = self.session.registry
-        self._send(
-            CharactersListed(
-                pack=registry.pack,
-                version=registry.version,
-                character_count=len(registry),
-                characters=summaries(registry),
-            )
-        )
+        # The most frequent event: its answer is the registry's listing, encoded once.
+        if not self.outbox.put(listing_frame(self.session.registry)):
+            self._cut_off()
+            raise ClientTooSlowError
 
     async def _reload(self, event: CharactersReload) -> None:
         started = time.perf_counter()
@@ -445,6 +441,38 @@ def summaries(registry: CharacterRegistry) -> list[CharacterSummary]:
         ]
         _summaries[registry] = found
     return found
+
+
+def listing(registry: CharacterRegistry, event_id: str) -> CharactersListed:
+    """The ``session.characters.listed`` answer for ``registry``."""
+    return CharactersListed(
+        event_id=event_id,
+        pack=registry.pack,
+        version=registry.version,
+        character_count=len(registry),
+        characters=summaries(registry),
+    )
+
+
+#: How every encoded listing starts: ``type`` then ``event_id`` are its first two fields.
+_LISTING_HEAD: Final = b'{"type":"session.characters.listed","event_id":"'
+
+#: A registry's encoded listing after its event id, built once per registry and freed with
+#: it: a listing differs from the last one only in its id, so sessions that list a shared
+#: pack pay for one join instead of building and serializing the same models again.
+_listing_tails: weakref.WeakKeyDictionary[CharacterRegistry, bytes] = weakref.WeakKeyDictionary()
+
+
+def listing_frame(registry: CharacterRegistry) -> bytes:
+    """The encoded listing of ``registry`` with a fresh id: the bytes of :func:`listing`."""
+    tail = _listing_tails.get(registry)
+    if tail is None:
+        encoded = encode(listing(registry, ""))
+        if not encoded.startswith(_LISTING_HEAD + b'"'):
+            raise RuntimeError(f"a listing no longer starts with {_LISTING_HEAD!r}")
+        tail = encoded[len(_LISTING_HEAD) :]
+        _listing_tails[registry] = tail
+    return b"".join((_LISTING_HEAD, new_event_id().encode("ascii"), tail))
 
 
 def pack_report(registry: CharacterRegistry) -> PackReport:
