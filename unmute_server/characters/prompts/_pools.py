@@ -1,7 +1,7 @@
 """The lists builders draw from with the session's seed.
 
 Reordering or editing a list changes which item a seed picks, and so the golden prompts in
-``tests/characters/golden/``; regenerate them on purpose (see ``docs/notes/authoring.md``).
+``tests/characters/golden/``; regenerate them on purpose (see "Golden prompts" in the README).
 """
 
 from __future__ import annotations
