@@ -420,3 +420,34 @@ async def test_async_loads_free_unused_registries(tmp_path: Path) -> None:
         await asyncio.sleep(0)
     gc.collect()
     assert cache.live_registries() == 0
+
+
+async def test_a_load_leaves_the_event_loop_free_while_it_reads_and_parses(
+    tmp_path: Path,
+) -> None:
+    """Other tasks run while a pack loads: the work happens in a worker thread.
+
+    A load done on the loop itself would let no other task run until it returned, so the
+    ticker below would count zero steps during it.
+    """
+    folder = write_pack(tmp_path / "big", count=400)
+    cache = RegistryCache(fingerprints=False)
+    ticks = 0
+    loading = True
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while loading:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    running = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    started_at = ticks
+    registry = await cache.load(folder, "big")
+    during = ticks - started_at
+    loading = False
+    await running
+    assert len(registry) == 400
+    assert cache.stats.parses == 1
+    assert during > 1
