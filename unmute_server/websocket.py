@@ -109,7 +109,7 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
     connection = Connection(
         ws,
         session,
-        Outbox(ws, settings.outbox_limit),
+        Outbox(ws, settings.outbox_limit, request.transport),
         settings,
         packs,
         backend=app[LLM_BACKEND].backend,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
+from aiohttp import WSMsgType, web
+from pytest_aiohttp import AiohttpClient
 
 from tests.server.conftest import (
     DEFAULT_NAMES,
@@ -14,6 +17,7 @@ from tests.server.conftest import (
     sample_in,
     until,
 )
+from unmute_server.outbox import Outbox
 from unmute_server.state import SESSIONS
 
 REQUESTS = 200
@@ -83,3 +87,46 @@ async def test_a_reader_that_keeps_up_gets_every_answer_in_order(
         listed = await client.receive()
         assert listed["character_count"] == 200
     assert (await client.reload("default"))["pack"] == "default"
+
+
+async def _outbox_server(
+    aiohttp_client: AiohttpClient, *, compress: bool, frames: int
+) -> tuple[list[int], list[str]]:
+    """A real handler that puts ``frames`` frames in a row; the tasks each put left behind,
+    and the texts a real client received."""
+    tasks_added: list[int] = []
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=compress)
+        await ws.prepare(request)
+        outbox = Outbox(ws, limit=1000, transport=request.transport)
+        for index in range(frames):
+            before = len(asyncio.all_tasks())
+            assert outbox.put(f'{{"n": {index}}}'.encode())
+            tasks_added.append(len(asyncio.all_tasks()) - before)
+        await outbox.flush()
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    client = await aiohttp_client(app)
+    ws = await client.ws_connect("/ws", compress=15 if compress else 0)
+    received = [message.data async for message in ws if message.type is WSMsgType.TEXT]
+    return tasks_added, received
+
+
+async def test_an_idle_uncompressed_socket_is_written_at_once_without_a_task(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    tasks_added, received = await _outbox_server(aiohttp_client, compress=False, frames=50)
+    assert tasks_added == [0] * 50
+    assert received == [f'{{"n": {index}}}' for index in range(50)]
+
+
+async def test_a_compressed_socket_goes_through_the_writer_task_in_order(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    tasks_added, received = await _outbox_server(aiohttp_client, compress=True, frames=50)
+    assert tasks_added[0] == 1  # the writer task, made for the first frame and reused
+    assert received == [f'{{"n": {index}}}' for index in range(50)]
