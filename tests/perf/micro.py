@@ -43,7 +43,7 @@ FULL = MicroSizes(
     files=500, runs=7, small_pack_loads=50, hit_loads=20, big_pack=1000, big_cold_runs=5
 )
 QUICK = MicroSizes(
-    files=100, runs=3, small_pack_loads=10, hit_loads=5, big_pack=1000, big_cold_runs=3
+    files=300, runs=5, small_pack_loads=10, hit_loads=5, big_pack=1000, big_cold_runs=3
 )
 
 
