@@ -436,3 +436,18 @@ def test_exit_code_is_the_same_in_every_format(
         assert out.count("::error file=bad.toml,") == (0 if expected == 0 else 2)
     else:
         assert out.count("bad.toml:") == (0 if expected == 0 else 2)
+
+
+def test_lint_starts_without_the_server_or_the_network_stack() -> None:
+    """A pre-commit hook runs lint on every commit: it must not pay for aiohttp or openai."""
+    script = (
+        "import sys\n"
+        "from unmute_server.cli import main\n"
+        "code = main(['lint', 'character_packs/default/'])\n"
+        "heavy = ('aiohttp', 'openai', 'unmute_server.app')\n"
+        "print(code, sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert completed.stdout.splitlines()[-1] == "0 []", completed.stdout + completed.stderr

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from unmute_server.cli import main
+from unmute_server.cli.loadtest import SCENARIOS
+from unmute_server.loadtest.runner import Scenario
 
 PACKS = Path(__file__).resolve().parents[2] / "character_packs"
 
@@ -124,3 +126,7 @@ def test_text_report_and_exit_1_when_events_fail(server_url: str) -> None:
     )
     assert done.returncode == 1
     assert "errors       by code: directory_not_found 2" in done.stdout
+
+
+def test_the_scenario_choices_are_the_load_generators_scenarios() -> None:
+    assert tuple(scenario.value for scenario in Scenario) == SCENARIOS

@@ -13,13 +13,15 @@ import argparse
 import asyncio
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from unmute_server.loadtest.progress import Progress
-from unmute_server.loadtest.report import format_report
-from unmute_server.loadtest.rlimit import raise_open_file_limit
-from unmute_server.loadtest.runner import LoadConfig, Scenario, run_load
-from unmute_server.loadtest.target import TargetError
+if TYPE_CHECKING:
+    from unmute_server.loadtest.runner import LoadConfig
+
+#: The values of :class:`~unmute_server.loadtest.runner.Scenario`, spelled out so that
+#: building the command line does not import the load generator (and aiohttp) for every
+#: command; a test keeps the two equal.
+SCENARIOS = ("mix", "list", "burst", "idle", "cycles")
 
 EPILOG = """\
 scenarios:
@@ -54,9 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("--url", required=True, help="ws://HOST:PORT/v1/realtime (loopback only)")
     parser.add_argument("--sessions", type=int, default=10, help="concurrent sessions (10)")
-    parser.add_argument(
-        "--scenario", choices=[s.value for s in Scenario], default="mix", help="(mix)"
-    )
+    parser.add_argument("--scenario", choices=SCENARIOS, default="mix", help="(mix)")
     parser.add_argument("--reloads", type=int, default=0, help="reload rounds per session (0)")
     parser.add_argument(
         "--packs", default="", help="comma-separated pack names to reload between (a,b)"
@@ -102,6 +102,8 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def config_from_args(args: argparse.Namespace) -> LoadConfig:
     """The run's config; raises ``ValueError`` (incl. :class:`TargetError`) when invalid."""
+    from unmute_server.loadtest.runner import LoadConfig, Scenario
+
     packs = tuple(name.strip() for name in args.packs.split(",") if name.strip())
     return LoadConfig(
         url=args.url,
@@ -124,6 +126,13 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported when run, so the other commands start without the load generator.
+    from unmute_server.loadtest.progress import Progress
+    from unmute_server.loadtest.report import format_report
+    from unmute_server.loadtest.rlimit import raise_open_file_limit
+    from unmute_server.loadtest.runner import run_load
+    from unmute_server.loadtest.target import TargetError
+
     try:
         config = config_from_args(args)
     except TargetError as error:

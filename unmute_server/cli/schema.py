@@ -15,8 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from unmute_server.schemas import generated_files
-
 EXIT_OK = 0
 EXIT_STALE = 1
 EXIT_IO = 2
@@ -66,6 +64,8 @@ def _read(path: Path) -> str | None:
 
 def write(folder: Path) -> int:
     """Write every generated file into ``folder`` (created if needed); unchanged files stay."""
+    from unmute_server.schemas import generated_files  # the protocol models: only when used
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for name, text in generated_files().items():
@@ -86,6 +86,8 @@ def check(folder: Path) -> int:
     if not folder.is_dir():
         _error(f"{folder} is not a folder; run `unmute-server schema` to create it")
         return EXIT_IO
+    from unmute_server.schemas import generated_files  # the protocol models: only when used
+
     expected = generated_files()
     problems = 0
     try:

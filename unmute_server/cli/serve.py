@@ -18,9 +18,6 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from aiohttp import web
-
-from unmute_server.app import StartupError, create_app
 from unmute_server.settings import LLM_OPTIONS, OPTIONS, Settings, SettingsError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -98,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The server is imported when it is run: every other command (lint in a pre-commit
+    # hook above all) starts without paying for aiohttp and the application.
+    from unmute_server.app import StartupError
+
     try:
         asyncio.run(serve(settings))
     except StartupError as error:
@@ -119,6 +120,10 @@ async def serve(settings: Settings) -> None:
     Start-up (loading the default pack) completes before the socket is bound, so a bad
     default pack never accepts a connection.
     """
+    from aiohttp import web
+
+    from unmute_server.app import create_app
+
     runner = web.AppRunner(
         create_app(settings), handle_signals=False, shutdown_timeout=settings.shutdown_timeout
     )
