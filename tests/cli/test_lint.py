@@ -292,13 +292,31 @@ def test_a_file_that_is_not_a_character_file_exits_2(
     )
 
 
-def test_a_folder_without_character_files_exits_2_and_suggests_its_packs(
+def test_a_packs_root_is_checked_pack_by_pack(
     clean_pack: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["lint", "."]) == 2
+    _write(clean_pack.parent / "broken" / "bad.toml", "name = 3\n")
+    (clean_pack.parent / ".hidden").mkdir()
+    _write(clean_pack.parent / ".hidden" / "x.toml", "not toml\n")
+    assert main(["lint", "."]) == 1
+    out, err = capsys.readouterr()
+    assert [line.split(" ", 2)[:2] for line in out.splitlines()] == [
+        ["./broken/bad.toml:1:1:", "CHR300"],
+        ["./broken/bad.toml:1:1:", "CHR300"],
+        ["./broken/bad.toml:1:1:", "CHR301"],
+        ["./broken:0:0:", "CHR402"],
+    ]
+    assert err == "checked 3 files (2 characters): 4 errors, 0 warnings\n"
+
+
+def test_a_folder_without_character_files_or_packs_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hollow" / "sub").mkdir(parents=True)
+    assert main(["lint", "hollow"]) == 2
     assert capsys.readouterr().err.startswith(
-        "unmute-server lint: . is not a pack: it holds no .py or .toml character files; "
-        "its sub-folders look like packs, try: unmute-server lint ./*/\n"
+        "unmute-server lint: hollow is not a pack: it holds no .py or .toml character files\n"
     )
 
 

@@ -115,9 +115,11 @@ def lint_paths(paths: Sequence[str], limits: LoadLimits = DEFAULT_LIMITS) -> Lin
         path = Path(shown)
         real = os.path.realpath(shown)
         if path.is_dir():
-            if real not in folders:
-                folders.add(real)
-                order.append(("pack", shown))
+            for pack in _packs_in(shown):
+                real = os.path.realpath(pack)
+                if real not in folders:
+                    folders.add(real)
+                    order.append(("pack", pack))
         elif real not in seen_files:
             seen_files.add(real)
             order.append(("file", shown))
@@ -159,7 +161,7 @@ def lint_pack(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> TargetCheck:
     folder = Path(shown)
     snapshot = read_pack(folder, limits)
     if not snapshot.files and not snapshot.diagnostics:
-        return TargetCheck(usage_error=_not_a_pack(shown, folder))
+        return TargetCheck(usage_error=_not_a_pack(shown))
     registry = build_registry(snapshot, folder.resolve().name, limits)
     found = sorted(registry.diagnostics, key=_sort_key)
     diagnostics = tuple(
@@ -175,23 +177,32 @@ def lint_pack(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> TargetCheck:
     )
 
 
-def _not_a_pack(shown: str, folder: Path) -> str:
-    """Why a folder with no character files is refused, with a hint if it is a packs root."""
-    message = f"{shown} is not a pack: it holds no .py or .toml character files"
+def _packs_in(shown: str) -> list[str]:
+    """The packs a folder PATH names: itself, or, for a packs root, every pack in it.
+
+    A folder that holds no character files but whose sub-folders do is a packs root
+    (``character_packs``), checked as if each pack had been named (``character_packs/*/``),
+    in name order; hidden sub-folders are not packs (the server refuses their names). Any
+    other folder is taken as a pack, so one without character files is refused as such.
+    """
     try:
+        entries = sorted(os.scandir(shown), key=lambda entry: entry.name)
+        if any(entry.name.endswith(CHARACTER_SUFFIXES) for entry in entries):
+            return [shown]
         packs = [
-            entry.name
-            for entry in os.scandir(folder)
+            os.path.join(shown, entry.name)
+            for entry in entries
             if entry.is_dir()
-            and any(child.suffix in CHARACTER_SUFFIXES for child in Path(entry.path).iterdir())
+            and not entry.name.startswith(".")
+            and any(child.name.endswith(CHARACTER_SUFFIXES) for child in os.scandir(entry.path))
         ]
     except OSError:
-        return message
-    if packs:
-        message += (
-            f"; its sub-folders look like packs, try: unmute-server lint {shown.rstrip('/')}/*/"
-        )
-    return message
+        return [shown]  # the pack reader reports what cannot be read
+    return packs or [shown]
+
+
+def _not_a_pack(shown: str) -> str:
+    return f"{shown} is not a pack: it holds no .py or .toml character files"
 
 
 def lint_file(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> TargetCheck:
