@@ -109,10 +109,6 @@ class NewsFeed:
         self._headlines = read_news_file(path)
         self._next_check = clock() + check_interval
 
-    @property
-    def path(self) -> Path:
-        return self._path
-
     def headlines(self) -> tuple[str, ...]:
         """The current headlines: re-read if the file changed since the last look."""
         now = self._clock()

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from unmute_server.characters.model import is_language_code
 from unmute_server.llm import LLMSettings, LLMSettingsError
 from unmute_server.llm.settings import ENV_API_KEY, ENV_MODEL, ENV_URL
 
 MIB = 1024 * 1024
-
-#: A conversation language as the prompt builders take it: ``en``, or a pair like ``en/fr``.
-_LANGUAGE_CODE = re.compile(r"[a-z]{2}(/[a-z]{2})?\Z")
 
 
 class SettingsError(ValueError):
@@ -84,7 +81,7 @@ class Settings:
                 f"shutdown_timeout must be zero or more seconds, not {self.shutdown_timeout}"
             )
         self.zone()  # raises SettingsError for a zone this machine does not know
-        if not _LANGUAGE_CODE.match(self.language):
+        if not is_language_code(self.language):
             raise SettingsError(
                 f"language must be a code such as 'en' or a pair such as 'en/fr', "
                 f"not {self.language!r}"

@@ -7,6 +7,7 @@ prompt builder that lives in reviewed server code (``prompts.py``); a pack only 
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Literal
@@ -33,7 +34,20 @@ TEMPLATE_PLACEHOLDERS: dict[str, str] = {
     "timezone": "the session's time zone name, e.g. Europe/Paris",
 }
 
-LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(/[a-z]{2})?$")]
+_LANGUAGE_CODE = re.compile(r"[a-z]{2}(/[a-z]{2})?")
+
+LanguageCode = Annotated[str, StringConstraints(pattern=f"^{_LANGUAGE_CODE.pattern}$")]
+
+
+def is_language_code(code: str) -> bool:
+    """Whether ``code`` is a language as characters name it: ``en``, or a pair like ``en/fr``.
+
+    The one definition that character files, prompt contexts and the server's ``--language``
+    are checked against.
+    """
+    return _LANGUAGE_CODE.fullmatch(code) is not None
+
+
 NonEmptyText = Annotated[str, StringConstraints(min_length=1)]
 
 

@@ -7,12 +7,10 @@ give one prompt, and a test can pin both.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
-#: The same shape ``model.LanguageCode`` accepts: ``en``, or a pair such as ``en/fr``.
-_LANGUAGE_CODE = re.compile(r"[a-z]{2}(/[a-z]{2})?\Z")
+from unmute_server.characters.model import is_language_code
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,7 +37,7 @@ class PromptContext:
             raise ValueError("PromptContext.timezone must name a time zone")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise TypeError("PromptContext.seed must be an int")
-        if not _LANGUAGE_CODE.match(self.language):
+        if not is_language_code(self.language):
             raise ValueError(
                 f"PromptContext.language {self.language!r} is not a code like 'en' or 'en/fr'"
             )
