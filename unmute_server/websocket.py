@@ -236,7 +236,10 @@ class Connection:
             await asyncio.wait((self._cutoff,))
 
     def _send(self, event: AnyServerEvent) -> None:
-        if not self.outbox.put(encode(event)):
+        self._send_frame(encode(event))
+
+    def _send_frame(self, frame: bytes) -> None:
+        if not self.outbox.put(frame):
             self._cut_off()
             raise ClientTooSlowError
 
@@ -342,9 +345,7 @@ class Connection:
 
     def _list(self, event: CharactersList) -> None:
         # The most frequent event: its answer is the registry's listing, encoded once.
-        if not self.outbox.put(listing_frame(self.session.registry)):
-            self._cut_off()
-            raise ClientTooSlowError
+        self._send_frame(listing_frame(self.session.registry))
 
     async def _reload(self, event: CharactersReload) -> None:
         started = time.perf_counter()
