@@ -4,7 +4,8 @@ Nothing happens at import time. Resources are opened in ``cleanup_ctx`` when the
 starts and closed when it stops: the LLM backend (one connection pool for the process, closed
 after every session has been closed), the registry cache and the default pack (loaded and checked
 before the server accepts a connection: a default pack without a valid character stops
-start-up with :class:`StartupError`), what prompts are rendered with (the operator's time
+start-up with :class:`StartupError`; the packs root is opened once here and held open, so
+every pack is opened relative to it), what prompts are rendered with (the operator's time
 zone, language and news file, which must be readable at start-up), and the event-loop lag
 monitor. On shutdown every
 open session is closed with 1001 (going away) before aiohttp waits for handlers to finish.
@@ -28,7 +29,8 @@ from aiohttp import WSCloseCode, web
 from prometheus_async.aio.web import server_stats
 
 from unmute_server import metrics
-from unmute_server.characters.pack import PackNameError, resolve_pack
+from unmute_server.characters.folders import OpenFolder
+from unmute_server.characters.pack import PackChangedError, PackNameError, resolve_pack
 from unmute_server.characters.registry import RegistryCache
 from unmute_server.http_routes import health, voices
 from unmute_server.loop_lag import monitor_loop_lag
@@ -120,34 +122,46 @@ async def _prompt_source(app: web.Application) -> AsyncIterator[None]:
 
 async def _packs(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    root = settings.packs_root
-    if not root.is_dir():
-        raise StartupError(f"packs root {str(root)!r} is not a folder")
-    name = settings.default_pack
+    path = settings.packs_root
     try:
-        folder = resolve_pack(root, name)
-    except PackNameError as error:
-        raise StartupError(f"default pack: {error.message} (packs root {str(root)!r})") from None
-    cache = RegistryCache()
-    default = await cache.load(folder, name)
-    cache_metrics = metrics.CacheMetrics(cache)
-    cache_metrics.update()
-    metrics.diagnostics_reported(default.diagnostics)
-    if not default:
-        cache_metrics.close()
-        quoted = "\n".join(f"  {d}" for d in default.diagnostics[:MAX_QUOTED_DIAGNOSTICS])
-        raise StartupError(
-            f"default pack {name!r} in {str(root)!r} has no valid characters:\n{quoted}"
-        )
-    for diagnostic in default.diagnostics:
-        logger.warning("default pack %s: %s", name, diagnostic)
-    app[PACKS] = Packs(root, name, cache, default, cache_metrics)
-    try:
-        yield
-    finally:
-        # on_shutdown closed the sessions; this catches an application cleaned up without it.
-        await _close_sessions(app)
-        cache_metrics.close()
+        root = OpenFolder.open(path)
+    except OSError:
+        raise StartupError(f"packs root {str(path)!r} is not a folder") from None
+    # Held open until the application stops: packs are opened relative to it, never by path.
+    with root:
+        name = settings.default_pack
+        try:
+            folder = resolve_pack(root, name)
+        except PackNameError as error:
+            raise StartupError(
+                f"default pack: {error.message} (packs root {str(path)!r})"
+            ) from None
+        cache = RegistryCache()
+        with folder:
+            try:
+                default = await cache.load(folder, name)
+            except PackChangedError:
+                raise StartupError(
+                    f"default pack {name!r} in {str(path)!r} kept changing while it was read"
+                ) from None
+        cache_metrics = metrics.CacheMetrics(cache)
+        cache_metrics.update()
+        metrics.diagnostics_reported(default.diagnostics)
+        if not default:
+            cache_metrics.close()
+            quoted = "\n".join(f"  {d}" for d in default.diagnostics[:MAX_QUOTED_DIAGNOSTICS])
+            raise StartupError(
+                f"default pack {name!r} in {str(path)!r} has no valid characters:\n{quoted}"
+            )
+        for diagnostic in default.diagnostics:
+            logger.warning("default pack %s: %s", name, diagnostic)
+        app[PACKS] = Packs(root, name, cache, default, cache_metrics)
+        try:
+            yield
+        finally:
+            # on_shutdown closed the sessions; this catches an application cleaned up without it.
+            await _close_sessions(app)
+            cache_metrics.close()
 
 
 async def _loop_lag(app: web.Application) -> AsyncIterator[None]:

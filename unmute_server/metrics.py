@@ -29,6 +29,7 @@ RELOAD_OUTCOMES: Final = (
     "no_valid_characters",
     "not_found",
     "refused",
+    "changed",
     "error",
 )
 

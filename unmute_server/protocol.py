@@ -215,6 +215,7 @@ class ErrorCode(enum.StrEnum):
     DIRECTORY_NOT_FOUND = "directory_not_found"
     INVALID_DIRECTORY_FORMAT = "invalid_directory_format"
     PACK_OUTSIDE_ROOT = "pack_outside_root"
+    PACK_CHANGED_DURING_READ = "pack_changed_during_read"
     NO_VALID_CHARACTERS = "no_valid_characters"
     STRICT_REJECTED = "strict_rejected"
     UNKNOWN_CHARACTER = "unknown_character"

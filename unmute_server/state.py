@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 
+from unmute_server.characters.folders import OpenFolder
 from unmute_server.characters.registry import CharacterRegistry, RegistryCache
 from unmute_server.llm import ChatBackend
 from unmute_server.metrics import CacheMetrics
@@ -67,9 +67,10 @@ class SessionHub:
 
 @dataclass(frozen=True, slots=True)
 class Packs:
-    """The registry cache and the default pack, loaded and checked at start-up."""
+    """The registry cache and the default pack, loaded and checked at start-up, and the packs
+    root, held open for the application's life: every pack is opened relative to it."""
 
-    root: Path
+    root: OpenFolder
     default_name: str
     cache: RegistryCache
     default: CharacterRegistry

@@ -27,7 +27,12 @@ from typing import Final
 from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
 
 from unmute_server import metrics
-from unmute_server.characters.pack import PackNameError, PackNameProblem, resolve_pack
+from unmute_server.characters.pack import (
+    PackChangedError,
+    PackNameError,
+    PackNameProblem,
+    resolve_pack,
+)
 from unmute_server.characters.registry import CharacterRegistry
 from unmute_server.conversation import EmitStopped
 from unmute_server.conversation_events import ConversationChannel
@@ -378,7 +383,20 @@ class Connection:
             code, outcome = _NAME_PROBLEM_CODES[refused.problem]
             self._send(error_event(code, refused.message, event_id=event.event_id, param="pack"))
             return outcome
-        registry = await self.packs.cache.load(folder, name)
+        with folder:
+            try:
+                registry = await self.packs.cache.load(folder, name)
+            except PackChangedError:
+                self._send(
+                    error_event(
+                        ErrorCode.PACK_CHANGED_DURING_READ,
+                        f"pack {name!r} kept changing while it was read; the session keeps "
+                        f"pack {session.registry.pack!r}; try again once it is written",
+                        event_id=event.event_id,
+                        param="pack",
+                    )
+                )
+                return "changed"
         self.packs.cache_metrics.update()
         metrics.diagnostics_reported(registry.diagnostics)
         if not registry:

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from unmute_server.characters.diagnostics import Diagnostic
+from unmute_server.characters.folders import OpenFolder
 from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
 from unmute_server.characters.pack import (
     PACK_PATH,
@@ -95,9 +96,17 @@ def packs_root(tmp_path: Path) -> Path:
     return root
 
 
-def test_resolve_pack_returns_the_real_folder_directly_under_the_root(packs_root: Path) -> None:
-    assert resolve_pack(packs_root, "default") == packs_root.resolve() / "default"
-    assert resolve_pack(packs_root, "other.pack-1_x") == packs_root.resolve() / "other.pack-1_x"
+def is_folder(opened: OpenFolder, path: Path) -> bool:
+    """Whether ``opened`` is the folder at ``path`` (by identity, as the kernel sees it)."""
+    return os.path.samestat(os.fstat(opened.fd), os.stat(path))
+
+
+def test_resolve_pack_opens_the_folder_directly_under_the_root(packs_root: Path) -> None:
+    with resolve_pack(packs_root, "default") as default:
+        assert is_folder(default, packs_root / "default")
+    with OpenFolder.open(packs_root) as root, resolve_pack(root, "other.pack-1_x") as other:
+        assert is_folder(other, packs_root / "other.pack-1_x")
+    assert default.fd == other.fd == -1  # closed by their owners
 
 
 def test_resolve_pack_accepts_a_root_that_is_itself_a_symlink(
@@ -105,7 +114,20 @@ def test_resolve_pack_accepts_a_root_that_is_itself_a_symlink(
 ) -> None:
     link = tmp_path / "root-link"
     link.symlink_to(packs_root)
-    assert resolve_pack(link, "default") == packs_root.resolve() / "default"
+    with resolve_pack(link, "default") as default:
+        assert is_folder(default, packs_root / "default")
+
+
+def test_the_folder_checked_is_the_folder_read_when_it_is_swapped_for_a_link_after(
+    packs_root: Path, tmp_path: Path
+) -> None:
+    write_pack(packs_root / "p", {"inside.toml": character_toml("Inside")})
+    outside = write_pack(tmp_path / "outside", {"secret.toml": character_toml("OutsideSecret")})
+    with OpenFolder.open(packs_root) as root, resolve_pack(root, "p") as pack:
+        (packs_root / "p").rename(tmp_path / "parked")
+        (packs_root / "p").symlink_to(outside, target_is_directory=True)
+        assert list(load_pack(pack, "p")) == ["Inside"]
+        assert pack_fingerprint(pack) == pack_fingerprint(tmp_path / "parked")
 
 
 @pytest.mark.parametrize(
@@ -166,7 +188,7 @@ def shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_any_name_resolves_directly_under_the_root_or_is_refused(
     shared_root: Path, name: str
 ) -> None:
-    outcome: Path | PackNameError
+    outcome: OpenFolder | PackNameError
     try:
         outcome = resolve_pack(shared_root, name)
     except PackNameError as error:
@@ -175,8 +197,9 @@ def test_any_name_resolves_directly_under_the_root_or_is_refused(
         assert isinstance(outcome.problem, PackNameProblem)
         assert str(shared_root) not in outcome.message
     else:
-        assert outcome.parent == shared_root.resolve()
-        assert outcome.is_dir()
+        with outcome:
+            folders = [child for child in shared_root.iterdir() if not child.is_symlink()]
+            assert [child.name for child in folders if is_folder(outcome, child)] == ["default"]
 
 
 def test_pack_name_of_128_characters_is_allowed_and_then_looked_up(packs_root: Path) -> None:
@@ -240,9 +263,27 @@ def test_symlink_to_a_nested_folder_of_another_pack_is_refused(packs_root: Path)
     assert caught.value.problem is PackNameProblem.OUTSIDE_ROOT
 
 
-def test_symlink_to_a_sibling_pack_resolves_to_that_pack(packs_root: Path) -> None:
-    (packs_root / "alias").symlink_to("default")
-    assert resolve_pack(packs_root, "alias") == packs_root.resolve() / "default"
+@pytest.mark.parametrize("spelling", ["default", "./default", "default/", "ABSOLUTE", "UP"])
+def test_symlink_to_a_sibling_pack_resolves_to_that_pack(packs_root: Path, spelling: str) -> None:
+    text = {
+        "ABSOLUTE": str(packs_root / "default"),
+        "UP": f"../{packs_root.name}/default",
+    }.get(spelling, spelling)
+    (packs_root / "alias").symlink_to(text)
+    with resolve_pack(packs_root, "alias") as alias:
+        assert is_folder(alias, packs_root / "default")
+
+
+def test_symlink_into_a_sibling_of_the_root_named_like_it_is_refused(
+    packs_root: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "packs-x" / "p").mkdir(parents=True)
+    (packs_root / "near").symlink_to(tmp_path / "packs-x" / "p")
+    (packs_root / "near2").symlink_to(Path("..") / "packs-x" / "p")
+    for name in ("near", "near2"):
+        with pytest.raises(PackNameError) as caught:
+            resolve_pack(packs_root, name)
+        assert caught.value.problem is PackNameProblem.OUTSIDE_ROOT
 
 
 def test_dangling_symlink_inside_the_root_is_not_found(packs_root: Path) -> None:
@@ -250,6 +291,43 @@ def test_dangling_symlink_inside_the_root_is_not_found(packs_root: Path) -> None
     with pytest.raises(PackNameError) as caught:
         resolve_pack(packs_root, "dangling")
     assert caught.value.problem is PackNameProblem.NOT_FOUND
+    assert "does not exist" in caught.value.message
+
+
+def test_dangling_symlink_out_of_the_root_is_outside_root_like_any_link_out(
+    packs_root: Path, tmp_path: Path
+) -> None:
+    """Decided by the link's text alone, so the answer tells nothing of what exists outside."""
+    (tmp_path / "exists").mkdir()
+    (packs_root / "there").symlink_to(tmp_path / "exists")
+    (packs_root / "gone").symlink_to(tmp_path / "missing")
+    problems = []
+    for name in ("there", "gone"):
+        with pytest.raises(PackNameError) as caught:
+            resolve_pack(packs_root, name)
+        problems.append((caught.value.problem, caught.value.message.replace(name, "X")))
+    assert problems[0] == problems[1]
+    assert problems[0][0] is PackNameProblem.OUTSIDE_ROOT
+
+
+def test_a_link_to_a_link_is_followed_one_level_only(packs_root: Path) -> None:
+    (packs_root / "alias").symlink_to("default")
+    (packs_root / "alias2").symlink_to("alias")
+    (packs_root / "loop").symlink_to("loop")
+    for name in ("alias2", "loop"):
+        with pytest.raises(PackNameError) as caught:
+            resolve_pack(packs_root, name)
+        assert caught.value.problem is PackNameProblem.NOT_FOUND
+        assert "link to another link" in caught.value.message
+
+
+def test_a_link_to_a_file_under_the_root_is_not_found(packs_root: Path) -> None:
+    (packs_root / "notes.txt").write_text("not a pack")
+    (packs_root / "notes").symlink_to("notes.txt")
+    with pytest.raises(PackNameError) as caught:
+        resolve_pack(packs_root, "notes")
+    assert caught.value.problem is PackNameProblem.NOT_FOUND
+    assert "is not a folder" in caught.value.message
 
 
 # --------------------------------------------------------------------------- read_pack

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import copy
 import gc
+import itertools
 import os
 import pickle
 import shutil
 import sys
+import threading
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +24,7 @@ import tomli_w
 from unmute_server.characters.diagnostics import Diagnostic
 from unmute_server.characters.limits import LoadLimits
 from unmute_server.characters.model import Character
+from unmute_server.characters.pack import PackChangedError
 from unmute_server.characters.registry import CacheStats, CharacterRegistry, RegistryCache
 
 
@@ -358,6 +362,66 @@ def test_fresh_files_are_not_trusted_by_stat_alone(tmp_path: Path) -> None:
     second = cache.load_sync(pack, "p")
     assert list(second) == ["C0", "D1", "C2"]
     assert second is not first
+
+
+class PackWriter(threading.Thread):
+    """Rewrites a pack's first and last file as one set, version after version: ``a.toml``
+    then ``z.toml`` get version ``n`` (each replaced whole by a rename), so at any moment the
+    folder holds versions ``(n, n - 1)`` or ``(n, n)``."""
+
+    def __init__(self, pack: Path) -> None:
+        super().__init__(daemon=True)
+        self.pack = pack
+        self.stopping = threading.Event()
+        self.put("a.toml", "A0")
+        self.put("z.toml", "Z0")
+
+    def put(self, file_name: str, name: str) -> None:
+        scratch = self.pack / f".{file_name}.new"
+        scratch.write_text(character_toml(name))
+        os.rename(scratch, self.pack / file_name)
+
+    def run(self) -> None:
+        for version in itertools.count(1):
+            if self.stopping.is_set():
+                return
+            self.put("a.toml", f"A{version}")
+            self.put("z.toml", f"Z{version}")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=10)
+        assert not self.is_alive()
+
+
+def test_a_pack_rewritten_while_it_is_read_never_mixes_two_versions(tmp_path: Path) -> None:
+    pack = tmp_path / "p"
+    pack.mkdir()
+    # Many files between the two that change together, so a read takes a while.
+    for index in range(300):
+        (pack / f"m{index:03}.toml").write_text(character_toml(f"M{index:03}"))
+    writer = PackWriter(pack)
+    cache = RegistryCache()
+    outcomes: collections.Counter[str] = collections.Counter()
+    writer.start()
+    try:
+        for _ in range(100):
+            try:
+                registry = cache.load_sync(pack, "p")
+            except PackChangedError:
+                outcomes["changed"] += 1
+                continue
+            first, last = (
+                int(registry.characters[0].name[1:]),
+                int(registry.characters[-1].name[1:]),
+            )
+            outcomes["consistent" if first - 1 <= last <= first else "mixed"] += 1
+    finally:
+        writer.stop()
+    assert outcomes["mixed"] == 0, outcomes
+    assert outcomes["changed"] > 0, outcomes
+    settled = cache.load_sync(pack, "p")
+    assert settled.characters[0].name[1:] == settled.characters[-1].name[1:]
 
 
 # --------------------------------------------------------------------------- cache, async

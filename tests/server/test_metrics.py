@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.server.conftest import Server, sample_in, until
 from unmute_server.characters.diagnostics import CODES
+from unmute_server.characters.pack import resolve_pack
 from unmute_server.metrics import RELOAD_OUTCOMES
 from unmute_server.protocol import CLIENT_EVENT_TYPES
 from unmute_server.state import PACKS, SESSIONS
@@ -58,6 +59,7 @@ async def test_metrics_count_a_known_sequence_of_events(server: Server) -> None:
         "no_valid_characters": 1,
         "not_found": 1,
         "refused": 1,
+        "changed": 0,
         "error": 0,
     }
     assert {
@@ -69,12 +71,9 @@ async def test_metrics_count_a_known_sequence_of_events(server: Server) -> None:
     # broken reported twice (partial and strict), empty once.
     diagnostics = "unmute_load_diagnostics_total"
     assert delta(before, after, diagnostics, code="CHR402") == 1
-    broken_codes = {
-        d.code
-        for d in server.app[PACKS]
-        .cache.load_sync(server.app[PACKS].root / "broken", "broken")
-        .diagnostics
-    }
+    packs = server.app[PACKS]
+    with resolve_pack(packs.root, "broken") as broken:
+        broken_codes = {d.code for d in packs.cache.load_sync(broken, "broken").diagnostics}
     for code in broken_codes:
         assert delta(before, after, diagnostics, code=code) >= 2
 

@@ -1,9 +1,10 @@
 """Character packs: read as data, validated, never executed.
 
-The public surface of the package, in one place. A pack folder is read once
-(:func:`read_pack`), parsed file by file (:func:`parse_character_file`), and built into an
-immutable :class:`CharacterRegistry`; :class:`RegistryCache` shares one registry between
-everyone who loaded the same bytes. Nothing here knows about aiohttp or the protocol.
+The public surface of the package, in one place. A pack folder is opened once
+(:func:`resolve_pack`, an :class:`OpenFolder`), read once (:func:`read_pack`), parsed file
+by file (:func:`parse_character_file`), and built into an immutable
+:class:`CharacterRegistry`; :class:`RegistryCache` shares one registry between everyone who
+loaded the same bytes. Nothing here knows about aiohttp or the protocol.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from unmute_server.characters.charfile import (
 )
 from unmute_server.characters.diagnostics import CODES, Code, Diagnostic, Severity, has_errors
 from unmute_server.characters.document import RawDocument
+from unmute_server.characters.folders import OpenFolder
 from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
 from unmute_server.characters.model import (
     INSTRUCTION_TYPES,
@@ -25,6 +27,7 @@ from unmute_server.characters.model import (
 )
 from unmute_server.characters.pack import (
     PACK_PATH,
+    PackChangedError,
     PackFile,
     PackFingerprint,
     PackNameError,
@@ -34,6 +37,7 @@ from unmute_server.characters.pack import (
     load_pack,
     pack_fingerprint,
     read_pack,
+    read_pack_whole,
     resolve_pack,
 )
 from unmute_server.characters.pyfile import read_python
@@ -56,6 +60,8 @@ __all__ = [
     "Diagnostic",
     "Instructions",
     "LoadLimits",
+    "OpenFolder",
+    "PackChangedError",
     "PackFile",
     "PackFingerprint",
     "PackNameError",
@@ -71,6 +77,7 @@ __all__ = [
     "pack_fingerprint",
     "parse_character_file",
     "read_pack",
+    "read_pack_whole",
     "read_python",
     "read_toml",
     "resolve_pack",

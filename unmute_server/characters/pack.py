@@ -18,13 +18,23 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from unmute_server.characters.charfile import CHARACTER_SUFFIXES, parse_character_file
 from unmute_server.characters.diagnostics import Diagnostic
+from unmute_server.characters.folders import (
+    FILE_FLAGS,
+    NOT_A_FOLDER,
+    NotRegularFileError,
+    OpenFolder,
+    OutsideFolderError,
+    open_file_inside,
+    same_folder,
+    stat_file_inside,
+)
 from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
 from unmute_server.characters.model import Character
 
@@ -45,14 +55,9 @@ _PACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z", re.ASCII)
 #: ``CharacterRegistry.total_files``.
 FILE_READ_CODES = frozenset({"CHR001", "CHR003", "CHR004"})
 
-_OPEN_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_CLOEXEC", 0)
-    # A FIFO swapped in after the type check must not block the reader on open.
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_NOCTTY", 0)
-)
+#: A pack folder: open already (a pack from :func:`resolve_pack`), or a path to open.
+PackSource = OpenFolder | str | os.PathLike[str]
+
 _READ_CHUNK = 1 << 20
 
 
@@ -109,29 +114,91 @@ def _check_pack_name(name: str) -> None:
         )
 
 
-def resolve_pack(packs_root: Path, name: str) -> Path:
-    """The real path of pack ``name``: a folder directly under ``packs_root``.
+def resolve_pack(packs_root: OpenFolder | str | os.PathLike[str], name: str) -> OpenFolder:
+    """Open pack ``name``: a folder directly under ``packs_root``. The caller closes it.
 
     This is the one gate between a name a client sent and the file system. The name must be
-    a plain folder name (see :class:`PackNameProblem`); a symlink is followed only if its
-    target is itself directly under the real packs root, so a link can alias another pack but
-    never reach outside. The path returned is fully resolved, so the caller reads exactly
-    the folder that was checked.
+    a plain folder name (see :class:`PackNameProblem`). The pack is opened relative to the
+    open packs root with no link followed, so the folder returned is the one that was
+    checked: read it through the returned descriptor, never by a path.
+
+    A pack that is a symlink (an alias) is followed one level: its text is read, and it
+    must name a folder directly under the packs root (the root is recognised by identity,
+    however the link spells it), which is then opened relative to the root without
+    following any further link. A link that names any other place is ``OUTSIDE_ROOT``
+    whether or not that place exists, so the answer says nothing about what is outside the
+    root; a link to a missing pack, to a file or to another link is ``NOT_FOUND``. A server
+    holds its packs root open (an :class:`OpenFolder`); given a path, it is opened for this
+    call only (tools and tests).
     """
     _check_pack_name(name)
-    root_real = os.path.realpath(packs_root)
-    candidate = os.path.join(root_real, name)
-    if not os.path.lexists(candidate):
-        raise PackNameError(PackNameProblem.NOT_FOUND, f"pack {_shown(name)} does not exist")
-    real = os.path.realpath(candidate)
-    if os.path.dirname(real) != root_real or real == root_real:
+    if not isinstance(packs_root, OpenFolder):
+        try:
+            root = OpenFolder.open(packs_root)
+        except OSError:
+            raise PackNameError(
+                PackNameProblem.NOT_FOUND, f"pack {_shown(name)} does not exist"
+            ) from None
+        with root:
+            return resolve_pack(root, name)
+    try:
+        return _open_pack(packs_root, name)
+    except OSError as error:
+        raise PackNameError(PackNameProblem.NOT_FOUND, _not_found(name, error)) from None
+
+
+def _not_found(name: str, error: OSError) -> str:
+    if error.errno == errno.ENOENT:
+        return f"pack {_shown(name)} does not exist"
+    if error.errno in NOT_A_FOLDER:
+        return f"pack {_shown(name)} is not a folder"
+    return f"pack {_shown(name)} cannot be opened: {_reason(error)}"
+
+
+def _open_pack(root: OpenFolder, name: str) -> OpenFolder:
+    # Twice: a folder swapped for a link (or back) between the open and the readlink is
+    # looked at once more; a name that is neither twice running is not a folder.
+    for _ in range(2):
+        try:
+            return root.open_child(name)
+        except OSError as error:
+            if error.errno not in NOT_A_FOLDER:
+                raise
+        try:
+            text = root.readlink(name)
+        except OSError as error:
+            if error.errno != errno.EINVAL:  # EINVAL: not a link (now)
+                raise
+            continue
+        return _open_alias(root, name, text)
+    raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+
+
+def _open_alias(root: OpenFolder, name: str, text: str) -> OpenFolder:
+    """The pack folder the link ``name`` (whose text is ``text``) names, one level only."""
+    head, target = os.path.split(text.rstrip("/"))
+    if target in ("", ".", "..") or not same_folder(root, head):
         raise PackNameError(
             PackNameProblem.OUTSIDE_ROOT,
             f"pack {_shown(name)} is a link to a folder outside the packs root",
         )
-    if not os.path.isdir(real):
-        raise PackNameError(PackNameProblem.NOT_FOUND, f"pack {_shown(name)} is not a folder")
-    return Path(real)
+    try:
+        return root.open_child(target)
+    except OSError as error:
+        if error.errno in NOT_A_FOLDER and _is_link(root, target):
+            raise PackNameError(
+                PackNameProblem.NOT_FOUND,
+                f"pack {_shown(name)} is a link to another link; "
+                "an alias must name a pack folder itself",
+            ) from None
+        raise
+
+
+def _is_link(folder: OpenFolder, name: str) -> bool:
+    try:
+        return stat.S_ISLNK(folder.lstat(name).st_mode)
+    except OSError:
+        return False
 
 
 # --------------------------------------------------------------------------- reading
@@ -158,10 +225,6 @@ class PackSnapshot:
     content_key: str
 
 
-class _NotRegularFileError(OSError):
-    """The path opened is not a regular file (a FIFO, device, socket or folder)."""
-
-
 def _read_open_file(fd: int, expected: int, limit: int) -> bytes:
     """Read at most ``limit + 1`` bytes from ``fd``, asking first for ``expected + 1``.
 
@@ -182,19 +245,6 @@ def _read_open_file(fd: int, expected: int, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _open_regular(path: str) -> tuple[int, int]:
-    """Open ``path`` without following a link; the descriptor and size of a regular file."""
-    fd = os.open(path, _OPEN_FLAGS)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise _NotRegularFileError(errno.EINVAL, "not a regular file")
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd, info.st_size
-
-
 def read_bounded(path: str, limit: int) -> bytes:
     """Read at most ``limit + 1`` bytes of the regular file at ``path``, never following a link.
 
@@ -202,44 +252,37 @@ def read_bounded(path: str, limit: int) -> bytes:
     the caller sees ``len(data) > limit`` without the file ever being read whole.
     Raises ``OSError`` (``ELOOP`` if ``path`` is a symlink, or when it is not a regular file).
     """
-    fd, size = _open_regular(path)
+    fd = os.open(path, FILE_FLAGS)
     try:
-        return _read_open_file(fd, size, limit)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFileError
+        return _read_open_file(fd, info.st_size, limit)
     finally:
         os.close(fd)
 
 
 def _reason(error: OSError) -> str:
     """An OS error's reason without its file name (which would be a server path)."""
-    if isinstance(error, _NotRegularFileError):
+    if isinstance(error, NotRegularFileError):
         return "it is not a regular file"
     return error.strerror or type(error).__name__
 
 
-def _is_within(path: str, folder: str) -> bool:
-    return path.startswith(folder + os.sep)
-
-
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    name: str
-    entry: os.DirEntry[str]
-
-
 def _list_candidates(
-    pack_dir: str, limits: LoadLimits
-) -> tuple[list[_Candidate], list[Diagnostic], int]:
-    """Character file entries directly in ``pack_dir`` after the sidecar rule, sorted.
+    folder: OpenFolder, limits: LoadLimits
+) -> tuple[list[str], list[Diagnostic], int]:
+    """Character file names directly in ``folder`` after the sidecar rule, sorted.
 
     Returns the candidates, the CHR401 warnings for shadowed Python files, and the number of
     candidates seen (which is more than ``limits.max_files_per_pack`` when listing stopped
     early). Raises ``OSError`` if the folder cannot be listed.
     """
-    by_name: dict[str, os.DirEntry[str]] = {}
+    by_name: set[str] = set()
     undecodable: list[Diagnostic] = []
     # More raw entries than this means more stems than the limit, whatever pairs up.
     raw_cap = 2 * limits.max_files_per_pack
-    with os.scandir(pack_dir) as entries:
+    with folder.listing() as entries:
         for entry in entries:
             name = entry.name
             if name.startswith(".") or not name.endswith(CHARACTER_SUFFIXES):
@@ -253,11 +296,11 @@ def _list_candidates(
             if not _is_utf8(name):
                 undecodable.append(_bad_name(name))
                 continue
-            by_name[name] = entry
+            by_name.add(name)
             if len(by_name) > raw_cap:
                 break
     warnings = undecodable
-    candidates: list[_Candidate] = []
+    candidates: list[str] = []
     for name in sorted(by_name):
         if name.endswith(".py") and name[: -len(".py")] + ".toml" in by_name:
             sidecar = name[: -len(".py")] + ".toml"
@@ -271,7 +314,7 @@ def _list_candidates(
                 )
             )
             continue
-        candidates.append(_Candidate(name, by_name[name]))
+        candidates.append(name)
     return candidates, warnings, len(candidates)
 
 
@@ -319,48 +362,71 @@ def _snapshot(files: list[PackFile], diagnostics: list[Diagnostic]) -> PackSnaps
     return PackSnapshot(tuple(files), tuple(diagnostics), _content_key(files, diagnostics))
 
 
-def read_pack(pack_dir: Path, limits: LoadLimits = DEFAULT_LIMITS) -> PackSnapshot:
-    """Read every character file directly in ``pack_dir`` once, within ``limits``.
+@contextmanager
+def _opened(pack: PackSource) -> Iterator[OpenFolder]:
+    """``pack`` as an open folder: itself (left open), or the folder at a path (closed after)."""
+    if isinstance(pack, OpenFolder):
+        yield pack
+        return
+    with OpenFolder.open(pack) as folder:
+        yield folder
 
-    This is the only function that reads a pack's files. It lists the folder once, applies
-    the sidecar rule (``x.toml`` beside ``x.py`` is read and ``x.py`` is not, CHR401), and
-    checks every limit before the work it protects: the file count before any file is
-    opened (CHR403), each file's size before it is read (CHR001), the running total before
-    the next read (CHR405). A symlink is read only if its real path stays inside the pack
-    folder (CHR004). Problems become diagnostics; this function does not raise for anything
-    the file system does.
+
+def read_pack(pack: PackSource, limits: LoadLimits = DEFAULT_LIMITS) -> PackSnapshot:
+    """Read every character file directly in the pack folder once, within ``limits``.
+
+    This is the only function that reads a pack's files. ``pack`` is an open folder (from
+    :func:`resolve_pack`), or a path, opened once here (``lint`` and tools); either way
+    every file is reached relative to that one descriptor. It lists the folder once,
+    applies the sidecar rule (``x.toml`` beside ``x.py`` is read and ``x.py`` is not,
+    CHR401), and checks every limit before the work it protects: the file count before any
+    file is opened (CHR403), each file's size before it is read (CHR001), the running total
+    before the next read (CHR405). A symlink is read only if its relative path stays inside
+    the pack folder (CHR004; see :func:`~unmute_server.characters.folders.open_file_inside`).
+    Problems become diagnostics; this function does not raise for anything the file system
+    does.
     """
-    folder = os.fspath(pack_dir)
     diagnostics: list[Diagnostic] = []
     files: list[PackFile] = []
     try:
-        folder_real = os.path.realpath(folder)
-        candidates, warnings, count = _list_candidates(folder, limits)
+        with _opened(pack) as folder:
+            candidates, warnings, count = _list_candidates(folder, limits)
+            diagnostics.extend(warnings)
+            if count > limits.max_files_per_pack:
+                diagnostics.append(_too_many_files(limits))
+            else:
+                _read_candidates(folder, candidates, limits, files, diagnostics)
     except OSError as error:
         diagnostics.append(
             Diagnostic(PACK_PATH, 0, 0, "CHR406", f"pack folder cannot be read: {_reason(error)}")
         )
-        return _snapshot(files, diagnostics)
-    diagnostics.extend(warnings)
-    if count > limits.max_files_per_pack:
-        diagnostics.append(
-            Diagnostic(
-                PACK_PATH,
-                0,
-                0,
-                "CHR403",
-                f"pack has more than {limits.max_files_per_pack} character files (the limit); "
-                "no file was read",
-            )
-        )
-        return _snapshot(files, diagnostics)
+    return _snapshot(files, diagnostics)
 
+
+def _too_many_files(limits: LoadLimits) -> Diagnostic:
+    return Diagnostic(
+        PACK_PATH,
+        0,
+        0,
+        "CHR403",
+        f"pack has more than {limits.max_files_per_pack} character files (the limit); "
+        "no file was read",
+    )
+
+
+def _read_candidates(
+    folder: OpenFolder,
+    candidates: list[str],
+    limits: LoadLimits,
+    files: list[PackFile],
+    diagnostics: list[Diagnostic],
+) -> None:
+    """Read ``candidates`` into ``files`` in order; what goes wrong into ``diagnostics``."""
     total = 0
-    for index, candidate in enumerate(candidates):
-        name = candidate.name
+    for index, name in enumerate(candidates):
         try:
-            fd, size = _open_candidate(candidate, folder_real)
-        except _OutsidePackError:
+            fd, info = open_file_inside(folder, name)
+        except OutsideFolderError:
             diagnostics.append(
                 Diagnostic(name, 0, 0, "CHR004", f"{name} is a symlink to a file outside the pack")
             )
@@ -368,6 +434,7 @@ def read_pack(pack_dir: Path, limits: LoadLimits = DEFAULT_LIMITS) -> PackSnapsh
         except OSError as error:
             diagnostics.append(_unreadable(name, error))
             continue
+        size = info.st_size
         try:
             # Limits are checked on the size fstat reports, before a byte is read.
             if size > limits.max_file_bytes:
@@ -390,31 +457,6 @@ def read_pack(pack_dir: Path, limits: LoadLimits = DEFAULT_LIMITS) -> PackSnapsh
             break
         total += len(data)
         files.append(PackFile(name, data))
-    return _snapshot(files, diagnostics)
-
-
-class _OutsidePackError(Exception):
-    """A symlinked character file whose real path is outside the pack folder."""
-
-
-def _open_candidate(candidate: _Candidate, folder_real: str) -> tuple[int, int]:
-    """Open ``candidate`` for reading after the symlink and file type checks.
-
-    The type is checked before opening (from the directory listing, or by ``stat`` on a
-    symlink's target) because opening a device can have effects of its own; ``fstat`` on
-    the open descriptor checks it again in case the entry changed in between.
-    """
-    entry = candidate.entry
-    if entry.is_symlink():
-        real = os.path.realpath(entry.path)
-        if not _is_within(real, folder_real):
-            raise _OutsidePackError
-        if not stat.S_ISREG(os.stat(real, follow_symlinks=False).st_mode):
-            raise _NotRegularFileError(errno.EINVAL, "not a regular file")
-        return _open_regular(real)
-    if not entry.is_file(follow_symlinks=False):
-        raise _NotRegularFileError(errno.EINVAL, "not a regular file")
-    return _open_regular(entry.path)
 
 
 def _unreadable(name: str, error: OSError) -> Diagnostic:
@@ -475,19 +517,21 @@ def _stat_fields(info: os.stat_result) -> tuple[int, ...]:
     )
 
 
-def pack_fingerprint(pack_dir: Path, limits: LoadLimits = DEFAULT_LIMITS) -> PackFingerprint | None:
-    """Stat every character file entry in ``pack_dir`` without reading any of them.
+def pack_fingerprint(
+    pack: PackSource, limits: LoadLimits = DEFAULT_LIMITS
+) -> PackFingerprint | None:
+    """Stat every character file entry in the pack folder without reading any of them.
 
     Covers the entries :func:`read_pack` considers (and sub-folders with a character file
-    name, in case one turns into a file), and for a symlink its real path and its target's
-    stat. ``None`` when the folder cannot be listed or has too many entries to be worth it.
+    name, in case one turns into a file), and for a symlink its text and the stat of what
+    :func:`read_pack` would open through it (or why it would not). ``None`` when the folder
+    cannot be listed or has too many entries to be worth it.
     """
-    folder = os.fspath(pack_dir)
     raw_cap = 2 * limits.max_files_per_pack
     entries: list[tuple[object, ...]] = []
     changes: list[int] = []
     try:
-        with os.scandir(folder) as listing:
+        with _opened(pack) as folder, folder.listing() as listing:
             for entry in listing:
                 name = entry.name
                 if name.startswith(".") or not name.endswith(CHARACTER_SUFFIXES):
@@ -496,14 +540,7 @@ def pack_fingerprint(pack_dir: Path, limits: LoadLimits = DEFAULT_LIMITS) -> Pac
                 fields: tuple[object, ...] = (name, *_stat_fields(info))
                 changes.append(info.st_ctime_ns)
                 if stat.S_ISLNK(info.st_mode):
-                    real = os.path.realpath(entry.path)
-                    try:
-                        target = os.stat(real)
-                    except OSError as error:
-                        fields = (*fields, real, error.errno)
-                    else:
-                        fields = (*fields, real, *_stat_fields(target))
-                        changes.append(target.st_ctime_ns)
+                    fields = (*fields, *_link_fields(folder, name, changes))
                 entries.append(fields)
                 if len(entries) > raw_cap:
                     return None
@@ -515,6 +552,50 @@ def pack_fingerprint(pack_dir: Path, limits: LoadLimits = DEFAULT_LIMITS) -> Pac
         max(changes, default=0),
         all(change % 1_000_000_000 == 0 for change in changes),
     )
+
+
+def _link_fields(folder: OpenFolder, name: str, changes: list[int]) -> tuple[object, ...]:
+    """A symlinked entry's text and its target's stat, or why there is no target."""
+    try:
+        text = folder.readlink(name)
+        target = stat_file_inside(folder, name)
+    except OutsideFolderError:
+        return ("outside",)
+    except OSError as error:
+        return ("unreadable", error.errno)
+    changes.append(target.st_ctime_ns)
+    return (text, *_stat_fields(target))
+
+
+class PackChangedError(Exception):
+    """The pack folder changed while it was read, on every try: no one version of its files
+    could be read, and a registry mixing two versions is not built."""
+
+
+#: How many times :func:`read_pack_whole` reads a pack that keeps changing before giving up.
+READ_ATTEMPTS = 2
+
+
+def read_pack_whole(
+    folder: OpenFolder, limits: LoadLimits = DEFAULT_LIMITS
+) -> tuple[PackSnapshot, PackFingerprint | None]:
+    """:func:`read_pack`, with proof that no file changed while it was read.
+
+    The folder's fingerprint is taken before and after the read; if they differ, a file
+    was written, replaced, added or removed meanwhile, and the bytes read may mix two
+    versions of the pack, so it is read again, up to :data:`READ_ATTEMPTS` times in all,
+    then :class:`PackChangedError`. Returns the snapshot and the fingerprint it matches.
+    (A file written twice within one tick of the file system's clock, the second time
+    during the read, can keep its stat; the cache's settle time covers that gap for the
+    fast path, and here it can only mix a file that was itself being rewritten.)
+    """
+    for _ in range(READ_ATTEMPTS):
+        before = pack_fingerprint(folder, limits)
+        snapshot = read_pack(folder, limits)
+        after = pack_fingerprint(folder, limits)
+        if before == after:
+            return snapshot, after
+    raise PackChangedError
 
 
 # --------------------------------------------------------------------------- building
@@ -584,7 +665,7 @@ def build_registry(
 
 
 def load_pack(
-    pack_dir: Path, pack_name: str, limits: LoadLimits = DEFAULT_LIMITS
+    pack: PackSource, pack_name: str, limits: LoadLimits = DEFAULT_LIMITS
 ) -> CharacterRegistry:
     """Read and build in one call, with no cache: for lint, tools and tests."""
-    return build_registry(read_pack(pack_dir, limits), pack_name, limits)
+    return build_registry(read_pack(pack, limits), pack_name, limits)

@@ -16,19 +16,21 @@ import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NoReturn
 
 from unmute_server.characters.diagnostics import Diagnostic
+from unmute_server.characters.folders import Identity, OpenFolder
 from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
 from unmute_server.characters.model import Character
 from unmute_server.characters.pack import (
     PackFingerprint,
     PackSnapshot,
+    PackSource,
     build_registry,
     pack_fingerprint,
     read_pack,
+    read_pack_whole,
 )
 
 # --------------------------------------------------------------------------- registry
@@ -158,6 +160,9 @@ class CacheStats:
 
 
 _CacheKey = tuple[str, str]
+#: What a load in flight is known by: the folder (by identity when it is open, else by the
+#: path as given) and the pack name.
+_FlightKey = tuple[object, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +183,11 @@ class RegistryCache:
 
     Registries are held weakly, so a registry no session uses is freed. :meth:`load` runs
     reading and parsing in a worker thread and gives concurrent loads of one pack folder
-    one shared result (single flight).
+    one shared result (single flight). A pack folder is read through an open descriptor
+    and known by its identity (device, inode), never by a path looked up again, and every
+    read is checked against the folder's fingerprint before and after it
+    (:func:`~unmute_server.characters.pack.read_pack_whole`), so a registry never mixes two
+    versions of a pack's files.
 
     Fast path: after a load, the cache remembers the pack folder's stat fingerprint (see
     :class:`~unmute_server.characters.pack.PackFingerprint`) with its content key, and a
@@ -208,9 +217,9 @@ class RegistryCache:
         self._registries: weakref.WeakValueDictionary[_CacheKey, CharacterRegistry] = (
             weakref.WeakValueDictionary()
         )
-        self._remembered: dict[str, _Remembered] = {}
+        self._remembered: dict[Identity, _Remembered] = {}
         self._inflight: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[_CacheKey, asyncio.Task[CharacterRegistry]]
+            asyncio.AbstractEventLoop, dict[_FlightKey, asyncio.Task[CharacterRegistry]]
         ] = weakref.WeakKeyDictionary()
         self._hits = 0
         self._misses = 0
@@ -226,21 +235,23 @@ class RegistryCache:
         with self._lock:
             return len(self._registries)
 
-    async def load(self, pack_dir: Path, pack_name: str) -> CharacterRegistry:
-        """Load ``pack_dir`` off the event loop; concurrent loads of it share one run.
+    async def load(self, pack: PackSource, pack_name: str) -> CharacterRegistry:
+        """Load a pack off the event loop; concurrent loads of one folder share one run.
 
-        A caller that is cancelled stops waiting, but the shared run goes on for the others.
+        ``pack`` is an open folder (from :func:`~unmute_server.characters.pack.resolve_pack`)
+        or a path. A caller that is cancelled stops waiting, but the shared run goes on for
+        the others. Raises :class:`~unmute_server.characters.pack.PackChangedError` when the
+        folder kept changing while it was read.
         """
-        # Keyed by the path as given (not resolved, to keep file system calls off the loop):
-        # resolve_pack hands out real paths, and two spellings of one folder still end with
-        # one registry, by content key.
-        folder = str(Path(pack_dir))
-        key = (folder, pack_name)
+        key = _flight_key(pack, pack_name)
         loop = asyncio.get_running_loop()
         inflight = self._inflight.setdefault(loop, {})
         task = inflight.get(key)
         if task is None:
-            task = loop.create_task(asyncio.to_thread(self.load_sync, folder, pack_name))
+            # The run gets a descriptor of its own, closed by the thread when it is done: the
+            # caller may stop waiting and close its own while the run goes on.
+            own: PackSource = pack.reopen() if isinstance(pack, OpenFolder) else pack
+            task = loop.create_task(asyncio.to_thread(self._load_owned, own, pack_name))
             inflight[key] = task
             task.add_done_callback(_forget_task(inflight, key))
         else:
@@ -248,26 +259,46 @@ class RegistryCache:
                 self._hits += 1
         return await asyncio.shield(task)
 
-    def load_sync(self, pack_dir: Path | str, pack_name: str) -> CharacterRegistry:
-        """Load ``pack_dir`` in this thread: a hit if its bytes were loaded before."""
-        folder = os.path.realpath(pack_dir)
+    def _load_owned(self, pack: PackSource, pack_name: str) -> CharacterRegistry:
+        try:
+            return self.load_sync(pack, pack_name)
+        finally:
+            if isinstance(pack, OpenFolder):
+                pack.close()
+
+    def load_sync(self, pack: PackSource, pack_name: str) -> CharacterRegistry:
+        """Load a pack in this thread: a hit if its bytes were loaded before.
+
+        An open folder is read through its descriptor (and left open); a path is opened
+        once, here. A folder that cannot be opened loads as an empty registry (CHR406).
+        """
+        if isinstance(pack, OpenFolder):
+            return self._load_folder(pack, pack_name)
+        try:
+            folder = OpenFolder.open(pack)
+        except OSError:
+            return self._registry_for(read_pack(pack, self.limits), pack_name)
+        with folder:
+            return self._load_folder(folder, pack_name)
+
+    def _load_folder(self, folder: OpenFolder, pack_name: str) -> CharacterRegistry:
         if self._use_fingerprints:
             found = self._remembered_registry(folder, pack_name)
             if found is not None:
                 return found
         started_ns = time.time_ns()
-        snapshot = read_pack(Path(folder), self.limits)
+        snapshot, fingerprint = read_pack_whole(folder, self.limits)
         registry = self._registry_for(snapshot, pack_name)
         if self._use_fingerprints:
-            self._remember(folder, snapshot, started_ns)
+            self._remember(folder.identity, fingerprint, snapshot, started_ns)
         return registry
 
-    def _remembered_registry(self, folder: str, pack_name: str) -> CharacterRegistry | None:
+    def _remembered_registry(self, folder: OpenFolder, pack_name: str) -> CharacterRegistry | None:
         with self._lock:
-            remembered = self._remembered.get(folder)
+            remembered = self._remembered.get(folder.identity)
         if remembered is None:
             return None
-        if pack_fingerprint(Path(folder), self.limits) != remembered.fingerprint:
+        if pack_fingerprint(folder, self.limits) != remembered.fingerprint:
             return None
         with self._lock:
             registry = self._registries.get((pack_name, remembered.content_key))
@@ -289,8 +320,13 @@ class RegistryCache:
             # Another thread may have built the same bytes meanwhile: keep one object.
             return self._registries.setdefault(key, built)
 
-    def _remember(self, folder: str, snapshot: PackSnapshot, started_ns: int) -> None:
-        fingerprint = pack_fingerprint(Path(folder), self.limits)
+    def _remember(
+        self,
+        folder: Identity,
+        fingerprint: PackFingerprint | None,
+        snapshot: PackSnapshot,
+        started_ns: int,
+    ) -> None:
         settled = fingerprint is not None and (
             fingerprint.newest_change_ns < started_ns - self._settle_for(fingerprint)
         )
@@ -308,7 +344,17 @@ class RegistryCache:
         return SETTLE_COARSE_NS if fingerprint.whole_seconds else SETTLE_FINE_NS
 
 
-def _forget_task(inflight: dict[_CacheKey, asyncio.Task[CharacterRegistry]], key: _CacheKey) -> Any:
+def _flight_key(pack: PackSource, pack_name: str) -> _FlightKey:
+    """Open folders by identity, so two names (an alias and its pack) share one run; paths
+    by the path as given, to keep file system calls off the event loop."""
+    if isinstance(pack, OpenFolder):
+        return (pack.identity, pack_name)
+    return (os.fspath(pack), pack_name)
+
+
+def _forget_task(
+    inflight: dict[_FlightKey, asyncio.Task[CharacterRegistry]], key: _FlightKey
+) -> Any:
     def forget(task: asyncio.Task[CharacterRegistry]) -> None:
         if inflight.get(key) is task:
             del inflight[key]

@@ -121,10 +121,11 @@ def _context(args: argparse.Namespace) -> PromptContext:
 def show(packs_root: Path, pack: str, name: str, context: PromptContext) -> str:
     """The prompt of character ``name`` in pack ``pack``; ``_UsageError`` says what is wrong."""
     try:
-        pack_dir = resolve_pack(packs_root, pack)
+        folder = resolve_pack(packs_root, pack)
     except PackNameError as error:
         raise _UsageError(_unknown_pack(packs_root, pack, error.message)) from error
-    registry = load_pack(pack_dir, pack)
+    with folder:
+        registry = load_pack(folder, pack)
     character = registry.get(name)
     if character is None:
         message = f"pack {pack!r} has no character named {name!r}"
