@@ -123,6 +123,22 @@ def test_outside_file_behind_a_symlink_is_never_read(tmp_path: Path) -> None:
         assert str(tmp_path) not in str(diagnostic)
 
 
+def test_symlink_into_a_sibling_folder_named_like_the_pack_is_refused(tmp_path: Path) -> None:
+    """``pack-x`` starts with ``pack``: being inside a folder is not a string prefix."""
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "ok.toml").write_text(character_toml("Ok"))
+    sibling = tmp_path / "pack-x"
+    sibling.mkdir()
+    (sibling / "secret.toml").write_text(character_toml(MARKER))
+    (pack / "sibling.toml").symlink_to(Path("..") / "pack-x" / "secret.toml")
+    (pack / "absolute.toml").symlink_to(sibling / "secret.toml")
+    registry = load_pack(pack, "pack")
+    assert list(registry) == ["Ok"]
+    chr004 = sorted(d.path for d in registry.diagnostics if d.code == "CHR004")
+    assert chr004 == ["absolute.toml", "sibling.toml"]
+
+
 def test_symlinks_to_devices_and_fifos_do_not_hang_or_read(tmp_path: Path) -> None:
     pack = tmp_path / "pack"
     pack.mkdir()

@@ -7,6 +7,7 @@ import collections
 import copy
 import gc
 import itertools
+import mmap
 import os
 import pickle
 import shutil
@@ -364,6 +365,35 @@ def test_fresh_files_are_not_trusted_by_stat_alone(tmp_path: Path) -> None:
     assert second is not first
 
 
+def test_a_rewrite_stat_cannot_see_is_read_while_the_files_have_not_settled(
+    tmp_path: Path,
+) -> None:
+    """The settle guard, made deterministic: a write through a shared memory map that is
+    already dirty changes a file's bytes and leaves its size, mtime and ctime as they were,
+    which is what a rewrite within one tick of the file system's clock looks like to stat.
+    Files written within the settle time are not trusted by stat, so the new bytes are seen.
+    """
+    pack = write_pack(tmp_path / "p")
+    path = pack / "c1.toml"
+    with open(path, "r+b") as file, mmap.mmap(file.fileno(), 0) as mapped:
+        start = mapped.find(b'"C1"')
+        mapped[start : start + 4] = b'"C1"'  # dirty the page now: later writes do not fault
+        cache = RegistryCache(settle_ns=3600 * 10**9)
+        first = cache.load_sync(pack, "p")
+        before = path.stat()
+        mapped[start : start + 4] = b'"D1"'
+        after = path.stat()
+        assert (after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino) == (
+            before.st_size,
+            before.st_mtime_ns,
+            before.st_ctime_ns,
+            before.st_ino,
+        )
+        second = cache.load_sync(pack, "p")
+    assert list(first) == ["C0", "C1", "C2"]
+    assert list(second) == ["C0", "D1", "C2"]
+
+
 class PackWriter(threading.Thread):
     """Rewrites a pack's first and last file as one set, version after version: ``a.toml``
     then ``z.toml`` get version ``n`` (each replaced whole by a rename), so at any moment the
@@ -435,6 +465,20 @@ async def test_fifty_concurrent_loads_parse_once_and_share_the_result(tmp_path: 
     assert all(result is results[0] for result in results)
     assert cache.stats.hits + cache.stats.misses == 50
     assert list(results[0]) == [f"C{i}" for i in sorted(range(30), key=str)]
+
+
+async def test_loads_started_together_join_one_run_before_it_finishes(tmp_path: Path) -> None:
+    """Single flight, made deterministic: the loads join the first one's run as they start,
+    on the event loop, before its reading thread has even been started; so there is one
+    read and one parse however the threads would have been scheduled."""
+    pack = write_pack(tmp_path / "p", count=30)
+    cache = RegistryCache()
+    loads = [asyncio.create_task(cache.load(pack, "p")) for _ in range(8)]
+    await asyncio.sleep(0)
+    assert cache.stats == CacheStats(hits=7, misses=0, parses=0)
+    results = await asyncio.gather(*loads)
+    assert cache.stats == CacheStats(hits=7, misses=1, parses=1)
+    assert all(result is results[0] for result in results)
 
 
 async def test_a_cancelled_waiter_does_not_cancel_the_others(tmp_path: Path) -> None:
