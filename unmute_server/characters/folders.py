@@ -135,7 +135,9 @@ class NotRegularFileError(OSError):
         super().__init__(errno.EINVAL, "not a regular file")
 
 
-def open_file_inside(folder: OpenFolder, name: str) -> tuple[int, os.stat_result]:
+def open_file_inside(
+    folder: OpenFolder, name: str, *, listed_regular: bool = False
+) -> tuple[int, os.stat_result]:
     """Open the regular file ``name`` of ``folder``: its descriptor and ``fstat``.
 
     A symlink (``name`` itself, or a folder on the way to its target) is followed only
@@ -145,8 +147,12 @@ def open_file_inside(folder: OpenFolder, name: str) -> tuple[int, os.stat_result
     this runs makes it fail (``OSError``) instead of leaving ``folder``. Raises
     :class:`OutsideFolderError` for a link out of ``folder``, :class:`NotRegularFileError`
     for anything but a regular file (checked before opening, since opening a device can
-    have effects of its own, and again on the open descriptor).
+    have effects of its own, and again on the open descriptor). ``listed_regular`` says the
+    folder's listing already gave ``name``'s type as a regular file, which saves the
+    ``stat``: if it was swapped since, ``O_NOFOLLOW`` and ``fstat`` still refuse it.
     """
+    if listed_regular:
+        return _open_regular_at(folder, name)
     return _walk(folder, name, open_file=True)
 
 

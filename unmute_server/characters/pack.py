@@ -269,16 +269,23 @@ def _reason(error: OSError) -> str:
     return error.strerror or type(error).__name__
 
 
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    name: str
+    #: The listing said it is a regular file: no need to ``stat`` it before opening.
+    listed_regular: bool
+
+
 def _list_candidates(
     folder: OpenFolder, limits: LoadLimits
-) -> tuple[list[str], list[Diagnostic], int]:
+) -> tuple[list[_Candidate], list[Diagnostic], int]:
     """Character file names directly in ``folder`` after the sidecar rule, sorted.
 
     Returns the candidates, the CHR401 warnings for shadowed Python files, and the number of
     candidates seen (which is more than ``limits.max_files_per_pack`` when listing stopped
     early). Raises ``OSError`` if the folder cannot be listed.
     """
-    by_name: set[str] = set()
+    by_name: dict[str, bool] = {}
     undecodable: list[Diagnostic] = []
     # More raw entries than this means more stems than the limit, whatever pairs up.
     raw_cap = 2 * limits.max_files_per_pack
@@ -296,11 +303,11 @@ def _list_candidates(
             if not _is_utf8(name):
                 undecodable.append(_bad_name(name))
                 continue
-            by_name.add(name)
+            by_name[name] = entry.is_file(follow_symlinks=False)
             if len(by_name) > raw_cap:
                 break
     warnings = undecodable
-    candidates: list[str] = []
+    candidates: list[_Candidate] = []
     for name in sorted(by_name):
         if name.endswith(".py") and name[: -len(".py")] + ".toml" in by_name:
             sidecar = name[: -len(".py")] + ".toml"
@@ -314,7 +321,7 @@ def _list_candidates(
                 )
             )
             continue
-        candidates.append(name)
+        candidates.append(_Candidate(name, by_name[name]))
     return candidates, warnings, len(candidates)
 
 
@@ -416,16 +423,17 @@ def _too_many_files(limits: LoadLimits) -> Diagnostic:
 
 def _read_candidates(
     folder: OpenFolder,
-    candidates: list[str],
+    candidates: list[_Candidate],
     limits: LoadLimits,
     files: list[PackFile],
     diagnostics: list[Diagnostic],
 ) -> None:
     """Read ``candidates`` into ``files`` in order; what goes wrong into ``diagnostics``."""
     total = 0
-    for index, name in enumerate(candidates):
+    for index, candidate in enumerate(candidates):
+        name = candidate.name
         try:
-            fd, info = open_file_inside(folder, name)
+            fd, info = open_file_inside(folder, name, listed_regular=candidate.listed_regular)
         except OutsideFolderError:
             diagnostics.append(
                 Diagnostic(name, 0, 0, "CHR004", f"{name} is a symlink to a file outside the pack")
