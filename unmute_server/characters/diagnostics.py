@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from unmute_server.terminal_text import escape_controls
+
 
 class Severity(enum.StrEnum):
     ERROR = "error"
@@ -96,7 +98,10 @@ class Diagnostic:
         return self.severity is Severity.ERROR
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        """``path:line:col: CODE message``, one line fit for a terminal or a log: control and
+        bidirectional characters in the path or message are printed as escapes."""
+        path, message = escape_controls(self.path), escape_controls(self.message)
+        return f"{path}:{self.line}:{self.col}: {self.code} {message}"
 
 
 def has_errors(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> bool:
