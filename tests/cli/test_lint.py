@@ -597,3 +597,18 @@ def test_a_file_name_that_is_not_utf8_and_holds_an_escape_is_one_escaped_line(
         "pack/\\xff\\x1b[2J.toml:0:0: CHR003 file name '\\\\xff\\x1b[2J.toml' is not valid "
         "UTF-8; rename it\n"
     )
+
+
+def test_a_voice_path_outside_the_voice_folder_is_chr304_at_its_value_in_either_form(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "pack" / "nova.toml", GOOD.replace("voices/nova.wav", "/etc/shadow"))
+    _write(tmp_path / "pack" / "pip.py", CLEAN_PYTHON.replace("voices/pip.wav", "http://x/v.wav"))
+    assert main(["lint", "pack"]) == 1
+    fix = "write a relative path under the TTS server's voice folder, e.g. voices/nova.wav"
+    assert capsys.readouterr().out == (
+        f"pack/nova.toml:5:1: CHR304 'voice.path_on_server' is absolute; {fix}\n"
+        f"pack/pip.py:3:58: CHR304 'voice.path_on_server' is a URL or drive (http:); {fix}\n"
+        "pack:0:0: CHR402 pack has no valid characters\n"
+    )

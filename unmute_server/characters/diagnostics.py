@@ -60,6 +60,7 @@ CODES: dict[str, Code] = _table(
     Code("CHR301", _E, "field has an invalid value"),
     Code("CHR302", _E, "template uses an unknown placeholder"),
     Code("CHR303", _E, "unknown field"),
+    Code("CHR304", _E, "voice path_on_server is not a relative path inside the voice folder"),
     Code("CHR400", _E, "two files define the same character name"),
     Code("CHR401", _W, "Python file is shadowed by its TOML sidecar and is not read"),
     Code("CHR402", _E, "pack has no valid characters"),

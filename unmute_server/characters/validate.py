@@ -15,6 +15,7 @@ from pydantic_core import ErrorDetails
 from unmute_server.characters.diagnostics import Diagnostic
 from unmute_server.characters.document import FieldPath, RawDocument
 from unmute_server.characters.model import (
+    VOICE_PATH_FIX,
     Character,
     Instructions,
     VoiceSource,
@@ -113,6 +114,8 @@ def _diagnostic(document: RawDocument, detail: ErrorDetails) -> Diagnostic:
         context = detail.get("ctx", {})
         code = "CHR300"
         message = f"'{where}' needs a {context.get('discriminator', 'tag')} field"
+    elif kind == "voice_path":
+        code, message = "CHR304", f"'{where}' {detail['msg']}; {VOICE_PATH_FIX}"
     elif kind == "value_error" and "placeholder" in detail["msg"]:
         code = "CHR302"
         message = f"'{where}': {detail['msg'].removeprefix('Value error, ')}"
