@@ -227,5 +227,6 @@ def test_any_valid_character_round_trips_through_toml(
 ) -> None:
     text = character_to_toml(character, schema)
     result = parse_character_file("pack/any.toml", text.encode("utf-8"))
-    assert result.diagnostics == ()
+    # A drawn name may mix scripts: a warning a valid character can carry (CHR305).
+    assert [d for d in result.diagnostics if d.code != "CHR305"] == []
     assert result.character == character

@@ -78,7 +78,8 @@ def _write(path: Path, text: str) -> Path:
 
 def _character_of(path: Path) -> object:
     result = parse_character_file(path.name, path.read_bytes())
-    assert result.diagnostics == ()
+    # A drawn name may mix scripts: a warning a valid character can carry (CHR305).
+    assert [d for d in result.diagnostics if d.code != "CHR305"] == []
     return result.character
 
 

@@ -612,3 +612,22 @@ def test_a_voice_path_outside_the_voice_folder_is_chr304_at_its_value_in_either_
         f"pack/pip.py:3:58: CHR304 'voice.path_on_server' is a URL or drive (http:); {fix}\n"
         "pack:0:0: CHR402 pack has no valid characters\n"
     )
+
+
+def test_look_alike_and_mixed_script_names_are_warnings_that_fail_only_when_strict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "pack" / "nova.toml", GOOD)
+    _write(tmp_path / "pack" / "nova2.toml", GOOD.replace("Nova", "N\u043eva"))
+    assert main(["lint", "pack"]) == 0
+    out, err = capsys.readouterr()
+    cyrillic_o = "U+043E CYRILLIC SMALL LETTER O"
+    assert out == (
+        f"pack/nova2.toml:1:1: CHR305 name 'N\u043eva' mixes Cyrillic and Latin letters "
+        f"(Cyrillic: {cyrillic_o}); write it in one script\n"
+        f"pack/nova2.toml:1:1: CHR407 character name 'N\u043eva' looks like 'Nova' in "
+        f"nova.toml ({cyrillic_o}); rename one of them\n"
+    )
+    assert err == "checked 2 files (2 characters): 0 errors, 2 warnings\n"
+    assert main(["lint", "--strict", "pack"]) == 1

@@ -61,6 +61,7 @@ CODES: dict[str, Code] = _table(
     Code("CHR302", _E, "template uses an unknown placeholder"),
     Code("CHR303", _E, "unknown field"),
     Code("CHR304", _E, "voice path_on_server is not a relative path inside the voice folder"),
+    Code("CHR305", _W, "name mixes letters of scripts that are not written together"),
     Code("CHR400", _E, "two files define the same character name"),
     Code("CHR401", _W, "Python file is shadowed by its TOML sidecar and is not read"),
     Code("CHR402", _E, "pack has no valid characters"),
@@ -68,6 +69,7 @@ CODES: dict[str, Code] = _table(
     Code("CHR404", _E, "pack has more characters than the limit"),
     Code("CHR405", _E, "pack is larger in total than the pack size limit"),
     Code("CHR406", _E, "pack folder cannot be read"),
+    Code("CHR407", _W, "two character names in the pack look alike"),
 )
 
 

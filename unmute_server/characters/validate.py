@@ -12,6 +12,7 @@ import typing
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from unmute_server.characters.confusables import mixed_script_warning
 from unmute_server.characters.diagnostics import Diagnostic
 from unmute_server.characters.document import FieldPath, RawDocument
 from unmute_server.characters.model import (
@@ -49,7 +50,8 @@ def validate_document(document: RawDocument) -> tuple[Character | None, tuple[Di
     except ValidationError as error:
         found = tuple(_diagnostic(document, detail) for detail in error.errors())
         return None, document.diagnostics + found
-    return character, document.diagnostics
+    mixed = mixed_script_warning(document, character.name)
+    return character, document.diagnostics if mixed is None else (*document.diagnostics, mixed)
 
 
 def _data_path(loc: tuple[int | str, ...]) -> FieldPath:
