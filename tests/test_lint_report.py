@@ -60,6 +60,8 @@ def test_github_uses_error_and_warning_commands_and_drops_line_0() -> None:
         ("a\r\nb", "a%0D%0Ab", "a%0D%0Ab"),
         ("x:y,z", "x:y,z", "x%3Ay%2Cz"),
         ("%0A", "%250A", "%250A"),
+        # No runner escape exists for these: printed as Python escapes, as in text.
+        ("\x1b[2J\x9b\u202e", "\\x1b[2J\\x9b\\u202e", "\\x1b[2J\\x9b\\u202e"),
     ],
 )
 def test_github_escaping_of_messages_and_properties(raw: str, data: str, prop: str) -> None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
+import pytest
+
+from tests.characters.test_model import HOSTILE_VOICE_PATHS, REAL_VOICE_PATHS
 from unmute_server.characters.model import Character
 from unmute_server.schemas import DIALECT, SCHEMA_FILES, character_schema, generated_files
 
@@ -42,3 +46,25 @@ def test_schema_requires_what_the_model_requires() -> None:
     schema = character_schema()
     assert schema["required"] == ["name", "voice", "instructions"]
     assert schema["additionalProperties"] is False
+
+
+def _voice_path_validator() -> jsonschema.protocols.Validator:
+    schema = json.loads((SCHEMAS / "character.schema.json").read_text(encoding="utf-8"))
+    validator_class = jsonschema.validators.validator_for(schema)
+    return validator_class(schema)
+
+
+@pytest.mark.parametrize("source_type", ["file", "freesound"])
+def test_the_committed_schema_refuses_the_voice_paths_the_model_refuses(source_type: str) -> None:
+    """Editors check TOML files against the schema: they flag the same paths lint does."""
+    validator = _voice_path_validator()
+
+    def accepts(path: str) -> bool:
+        voice = {"source_type": source_type, "path_on_server": path}
+        if source_type == "freesound":
+            voice["url"] = "https://freesound.org/s/1/"
+        document = {"name": "A", "voice": voice, "instructions": {"type": "news"}}
+        return bool(validator.is_valid(document))
+
+    assert [path for path in REAL_VOICE_PATHS if not accepts(path)] == []
+    assert [path for path in HOSTILE_VOICE_PATHS if accepts(path)] == []

@@ -7,6 +7,10 @@ Positions are printed as recorded: ``line`` and ``col`` are 1-based and ``0:0`` 
 whole file, the same spelling ``convert`` and the server's ``reloaded`` event use. Only the
 GitHub view differs: an annotation without a line is attached to the file, so ``0:0`` leaves
 ``line`` and ``col`` out rather than send GitHub a line 0.
+
+Paths and messages carry file names and file content, which may hold control or
+bidirectional characters: every view escapes them (see :mod:`unmute_server.terminal_text`),
+so no name can forge a line, drive the terminal or display as another name.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from unmute_server.characters.diagnostics import Diagnostic, Severity
+from unmute_server.terminal_text import escape_controls, escape_json_text
 
 FORMATS = ("text", "json", "github")
 
@@ -48,7 +53,8 @@ def summary_line(summary: LintSummary) -> str:
 
 
 def format_text(diagnostics: Sequence[Diagnostic]) -> str:
-    """One ``path:line:col: CODE message`` line per diagnostic, as editors and ruff print."""
+    """One ``path:line:col: CODE message`` line per diagnostic, as editors and ruff print;
+    ``str(diagnostic)`` escapes control and bidirectional characters."""
     return "".join(f"{diagnostic}\n" for diagnostic in diagnostics)
 
 
@@ -65,7 +71,10 @@ def diagnostic_record(diagnostic: Diagnostic) -> dict[str, str | int]:
 
 
 def format_json(diagnostics: Sequence[Diagnostic], summary: LintSummary) -> str:
-    """One JSON document: ``{"diagnostics": [...], "summary": {...}}`` and a newline."""
+    """One JSON document: ``{"diagnostics": [...], "summary": {...}}`` and a newline.
+
+    Strings keep their exact value; characters a terminal would act on are ``\\u`` escapes.
+    """
     document = {
         "diagnostics": [diagnostic_record(diagnostic) for diagnostic in diagnostics],
         "summary": {
@@ -75,11 +84,18 @@ def format_json(diagnostics: Sequence[Diagnostic], summary: LintSummary) -> str:
             "warnings": summary.warnings,
         },
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return escape_json_text(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def escape_data(text: str) -> str:
-    """Escape an annotation's message as the GitHub Actions runner unescapes it."""
+    """Escape an annotation's message as the GitHub Actions runner unescapes it.
+
+    The runner decodes ``%25``, ``%0D`` and ``%0A`` (and, in properties, ``%3A`` and ``%2C``)
+    and nothing else, so those give back the exact text; any other control or bidirectional
+    character has no such escape and is written as a Python-style escape instead, because
+    the runner shows messages in a log viewer that acts on terminal escape sequences.
+    """
+    text = escape_controls(text, keep="\r\n")
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from unmute_server.characters.charfile import parse_character_file
+from unmute_server.characters.diagnostics import Diagnostic
 from unmute_server.characters.limits import LoadLimits
 
 VALID_TOML = (
@@ -87,3 +88,50 @@ def test_a_byte_order_mark_before_a_valid_file_is_accepted(
 def test_a_name_that_is_no_character_file_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="not a character file name"):
         parse_character_file("notes.txt", b"name = 'x'\n")
+
+
+@pytest.mark.parametrize(
+    ("suffix", "data", "where"),
+    [
+        (".toml", VALID_TOML.replace('name = "A"', 'name = "N\u043eva"'), (1, 1)),
+        (
+            ".py",
+            VALID_PYTHON.replace('CHARACTER_NAME = "A"', 'CHARACTER_NAME = "N\u043eva"'),
+            (1, 18),
+        ),
+    ],
+)
+def test_a_name_mixing_scripts_is_a_chr305_warning_at_the_name(
+    suffix: str, data: str, where: tuple[int, int]
+) -> None:
+    result = parse_character_file("a" + suffix, data.encode("utf-8"))
+    assert result.character is not None  # a warning: the character still loads
+    assert result.diagnostics == (
+        Diagnostic(
+            "a" + suffix,
+            *where,
+            "CHR305",
+            "name 'N\u043eva' mixes Cyrillic and Latin letters (Cyrillic: U+043E CYRILLIC "
+            "SMALL LETTER O); write it in one script",
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "D\u00e9veloppeuse",
+        "Professor Quill 2",
+        "\u6771\u4eac\u30bf\u30ef\u30fc",  # Han and Katakana: Japanese
+        "\u3072\u3089\u304c\u306a\u6f22\u5b57",  # Hiragana and Han: Japanese
+        "\ud55c\uad6d\u8a9e",  # Hangul and Han: Korean
+        "\u3105\u4e2d",  # Bopomofo and Han
+        "\u0391\u03b8\u03b7\u03bd\u03ac",  # Greek with an accent (a combining mark)
+        "R2-D2 (\u00e9d.)",
+    ],
+)
+def test_names_in_one_script_or_a_usual_script_mix_are_not_warned(name: str) -> None:
+    data = VALID_TOML.replace('name = "A"', f"name = {name!r}".replace("'", '"'))
+    result = parse_character_file("a.toml", data.encode("utf-8"))
+    assert result.character is not None
+    assert result.diagnostics == ()

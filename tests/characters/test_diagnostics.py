@@ -15,6 +15,13 @@ def test_str_is_clickable_path_line_col_code_message() -> None:
     assert str(diagnostic) == "pack/a.py:3:7: CHR104 name `os` is not a literal"
 
 
+def test_str_is_one_line_a_terminal_or_log_cannot_act_on() -> None:
+    """The server logs a default pack's diagnostics with ``str``: a file name must not forge
+    a log line or drive the terminal the log is read on."""
+    diagnostic = Diagnostic("p/a\n\x1b[2J.toml", 0, 0, "CHR003", "'\u202e\udcff' unreadable")
+    assert str(diagnostic) == "p/a\\n\\x1b[2J.toml:0:0: CHR003 '\\u202e\\xff' unreadable"
+
+
 def test_unknown_code_is_refused() -> None:
     with pytest.raises(ValueError, match="CHR999"):
         Diagnostic("a.py", 1, 1, "CHR999", "x")

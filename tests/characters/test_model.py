@@ -155,3 +155,76 @@ def test_python_field_names_map_both_ways() -> None:
     assert python_name_to_field("GOOD") == "good"
     for field in Character.model_fields:
         assert python_name_to_field(field_to_python_name(field)) == field
+
+
+#: Values real packs use: the bundled packs, and kyutai-labs/unmute's voices.yaml and TTS
+#: voice repository (a folder per data set, any file name inside).
+REAL_VOICE_PATHS = [
+    "voices/nova.wav",
+    "nova.wav",
+    "unmute-prod-website/p329_022.wav",
+    "unmute-prod-website/freesound/519189_request-42---hmm-i-dont-knowwav.mp3",
+    "vctk/p225_023.wav",
+    "expresso/ex04-ex02_confused_001_channel1_674s.wav",
+    "cml-tts/fr/2154_2576_000020.wav",
+    "voice-donations/Selfie 2 (take 3).wav",
+    "voices/Développeuse.wav",
+    "voices/a:b.wav",  # a colon after the first folder is no URL scheme
+    "./voices/nova.wav",
+]
+
+#: Absolute, climbing, home-relative, URL, Windows-style, control characters, empty segments.
+HOSTILE_VOICE_PATHS = {
+    "/etc/shadow": "is absolute",
+    "//server/share/x.wav": "is absolute",
+    "../../x": "climbs out with '..'",
+    "voices/../../etc/passwd": "climbs out with '..'",
+    "voices/..": "climbs out with '..'",
+    "~/voice.wav": "starts with '~'",
+    "~root/.ssh/id_rsa": "starts with '~'",
+    "http://evil.example/x.wav": "is a URL",
+    "file:///etc/passwd": "is a URL",
+    "file:x.wav": "is a URL",
+    "hf+s3://bucket/x.wav": "is a URL",
+    "C:/voices/x.wav": "is a URL",
+    "voices\\x.wav": "holds a backslash",
+    "..\\..\\x.wav": "holds a backslash",
+    "voices//x.wav": "has an empty segment",
+    "voices/": "has an empty segment",
+    "a\x00b.wav": "holds a control or invisible character",
+    "voices/\x1b[2J.wav": "holds a control or invisible character",
+    "voices/x.wav\n": "holds a control or invisible character",
+    "voices/\u202evaw.exe": "holds a control or invisible character",
+    "voices/\x85x.wav": "holds a control or invisible character",
+}
+
+
+@pytest.mark.parametrize("path", REAL_VOICE_PATHS)
+def test_voice_paths_that_real_packs_use_are_accepted(path: str) -> None:
+    assert (
+        _character(voice={"source_type": "file", "path_on_server": path}).voice.path_on_server
+        == path
+    )
+    freesound = {
+        "source_type": "freesound",
+        "url": "https://freesound.org/s/1/",
+        "path_on_server": path,
+    }
+    assert _character(voice=freesound).voice.path_on_server == path
+
+
+@pytest.mark.parametrize(("path", "why"), HOSTILE_VOICE_PATHS.items())
+@pytest.mark.parametrize("source_type", ["file", "freesound"])
+def test_a_voice_path_that_could_leave_the_voices_folder_is_refused(
+    path: str, why: str, source_type: str
+) -> None:
+    """The path is handed to a TTS server, which may read it as a file path or a URL."""
+    voice = {"source_type": source_type, "path_on_server": path}
+    if source_type == "freesound":
+        voice["url"] = "https://freesound.org/s/1/"
+    with pytest.raises(ValidationError) as raised:
+        _character(voice=voice)
+    (error,) = raised.value.errors()
+    assert error["type"] == "voice_path"
+    assert error["loc"] == ("voice", source_type, "path_on_server")
+    assert why in error["msg"]

@@ -661,6 +661,70 @@ def test_duplicate_character_name_is_chr400_naming_the_first_file(tmp_path: Path
     assert "'Same'" in diagnostic.message
 
 
+#: "Papa" spelt with Cyrillic letters only: one script, so only the look-alike check sees it.
+CYRILLIC_PAPA = "\u0420\u0430\u0440\u0430"
+
+
+def test_names_that_look_alike_are_chr407_warnings_at_the_later_name_naming_the_first(
+    tmp_path: Path,
+) -> None:
+    """A pack must not show a user one character and load another that looks the same."""
+    pack = write_pack(
+        tmp_path / "p",
+        {"papa.toml": character_toml("Papa"), "rapa.py": character_py(CYRILLIC_PAPA)},
+    )
+    registry = load_pack(pack, "p")
+    assert list(registry) == ["Papa", CYRILLIC_PAPA]  # a warning: both still load
+    assert registry.diagnostics == (
+        Diagnostic(
+            "rapa.py",
+            2,
+            18,
+            "CHR407",
+            f"character name {CYRILLIC_PAPA!r} looks like 'Papa' in papa.toml "
+            "(U+0420 CYRILLIC CAPITAL LETTER ER, U+0430 CYRILLIC SMALL LETTER A, "
+            "U+0440 CYRILLIC SMALL LETTER ER); rename one of them",
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Ivy", "lvy"),  # capital I and small l: one Latin script, still alike
+        ("Arno", "Amo"),  # 'rn' and 'm'
+        ("Nova", "N\u043eva"),  # a Cyrillic o
+        ("Zoe", "Zo\u0435"),  # a Cyrillic e
+        ("Ana", "\u0391na"),  # a Greek capital alpha
+    ],
+)
+def test_tr39_lookalikes_are_warned_once_on_the_later_file(
+    tmp_path: Path, first: str, second: str
+) -> None:
+    pack = write_pack(
+        tmp_path / "p", {"a.toml": character_toml(first), "b.toml": character_toml(second)}
+    )
+    warning = only(load_pack(pack, "p").diagnostics, "CHR407")
+    assert (warning.path, warning.line, warning.col) == ("b.toml", 1, 1)
+    assert f"looks like {first!r} in a.toml" in warning.message
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("Nova", "nova", "NOVA"),  # case tells them apart
+        ("Ines", "In\u00e8s"),  # an accent tells them apart
+        ("Guide", "Guido", "Pip", "Pippa"),
+        ("\u6771\u4eac\u30bf\u30ef\u30fc", "\ud55c\uad6d\u8a9e"),  # Japanese, Korean
+    ],
+)
+def test_names_that_differ_visibly_give_no_warning(tmp_path: Path, names: tuple[str, ...]) -> None:
+    pack = write_pack(
+        tmp_path / "p", {f"c{index}.toml": character_toml(name) for index, name in enumerate(names)}
+    )
+    assert load_pack(pack, "p").diagnostics == ()
+
+
 def test_more_characters_than_the_limit_is_chr404(tmp_path: Path) -> None:
     pack = write_pack(tmp_path / "p", {f"c{i}.toml": character_toml(f"C{i}") for i in range(5)})
     registry = load_pack(pack, "p", LoadLimits(max_characters_per_pack=3))

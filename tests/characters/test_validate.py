@@ -167,3 +167,16 @@ def test_position_falls_back_to_the_nearest_recorded_ancestor() -> None:
     fields = _fields(voice={"source_type": "file", "path_on_server": 3})
     diagnostic = _only(validate_document(RawDocument("a.toml", fields, positions))[1])
     assert (diagnostic.line, diagnostic.col) == (5, 2)
+
+
+def test_a_voice_path_leaving_the_voice_folder_is_chr304_at_the_value_naming_the_fix() -> None:
+    voice = {"source_type": "file", "path_on_server": "../../etc/shadow"}
+    diagnostic = _only(_validate(_fields(voice=voice))[1])
+    assert diagnostic == Diagnostic(
+        "pack/ada.toml",
+        7,
+        1,
+        "CHR304",
+        "'voice.path_on_server' climbs out with '..'; write a relative path under the TTS "
+        "server's voice folder, e.g. voices/nova.wav",
+    )

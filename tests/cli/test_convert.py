@@ -78,7 +78,8 @@ def _write(path: Path, text: str) -> Path:
 
 def _character_of(path: Path) -> object:
     result = parse_character_file(path.name, path.read_bytes())
-    assert result.diagnostics == ()
+    # A drawn name may mix scripts: a warning a valid character can carry (CHR305).
+    assert [d for d in result.diagnostics if d.code != "CHR305"] == []
     return result.character
 
 
@@ -343,3 +344,21 @@ def test_any_python_character_converted_by_the_command_reads_back_equal(
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             assert main(["convert", str(source)]) == 0
         assert _character_of(source.with_suffix(".toml")) == character
+
+
+def test_source_quoted_in_a_refusal_or_a_note_prints_terminal_controls_as_escapes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        'import os; "\x1b[2J"\n'
+        'CHARACTER_NAME = "Quiz master"\n'
+        f"VOICE_SOURCE = {VOICE}\n"
+        'INSTRUCTIONS = build("\x1b]0;owned\x07\u202e")\n'
+    )
+    source = _write(tmp_path / "q\x1b[2J.py", text)
+    assert main(["convert", str(source)]) == 1
+    err = capsys.readouterr().err
+    assert not any(char in err for char in "\x1b\x07\u202e")
+    assert 'INSTRUCTIONS is a call `build("\\x1b]0;owned\\x07\\u202e")`' in err
+    assert "q\\x1b[2J.py:1:1: `import os` is not carried over" in err
+    assert "q\\x1b[2J.py: not converted; nothing written" in err

@@ -469,3 +469,165 @@ def test_lint_starts_without_the_server_or_the_network_stack() -> None:
         [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False
     )
     assert completed.stdout.splitlines()[-1] == "0 []", completed.stdout + completed.stderr
+
+
+# --------------------------------------------------------------------------- hostile file names
+
+
+#: One CHR301 per file, at 2:1, so each file gives exactly one diagnostic line.
+def _one_error(name: str) -> str:
+    return GOOD.replace('name = "Nova"', f'name = "{name}"\ngood = "yes"')
+
+
+#: File names that would drive a terminal if printed raw: a line feed (forges a line), an
+#: erase-screen escape, a carriage return (overwrites the line), the one-byte C1 CSI, and a
+#: right-to-left override (shows the name reversed).
+HOSTILE_NAMES = ("a\nb.toml", "\x1b[2J.toml", "c\r.toml", "d\x9b31m.toml", "\u202egnp.toml")
+
+#: Everything a terminal could act on or display as something else.
+TERMINAL_UNSAFE = ("\n", "\r", "\x1b", "\x9b", "\u202e")
+
+
+@pytest.fixture
+def hostile_pack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "pack" / "nova.toml", GOOD)
+    for index, name in enumerate(HOSTILE_NAMES):
+        _write(tmp_path / "pack" / name, _one_error(f"C{index}"))
+    return tmp_path / "pack"
+
+
+def test_text_format_escapes_control_and_bidi_characters_in_file_names(
+    hostile_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", "pack"]) == 1
+    out, err = capsys.readouterr()
+    message = "CHR301 'good': Input should be a valid boolean\n"
+    assert out == (
+        f"pack/\\x1b[2J.toml:2:1: {message}"
+        f"pack/a\\nb.toml:2:1: {message}"
+        f"pack/c\\r.toml:2:1: {message}"
+        f"pack/d\\x9b31m.toml:2:1: {message}"
+        f"pack/\\u202egnp.toml:2:1: {message}"
+    )
+    assert err == "checked 6 files (1 character): 5 errors, 0 warnings\n"
+
+
+def test_github_format_escapes_what_the_runner_cannot_and_percent_encodes_line_breaks(
+    hostile_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", "--format", "github", "pack"]) == 1
+    out = capsys.readouterr().out
+    message = "'good': Input should be a valid boolean\n"
+    assert out == (
+        f"::error file=pack/\\x1b[2J.toml,line=2,col=1,title=CHR301::{message}"
+        f"::error file=pack/a%0Ab.toml,line=2,col=1,title=CHR301::{message}"
+        f"::error file=pack/c%0D.toml,line=2,col=1,title=CHR301::{message}"
+        f"::error file=pack/d\\x9b31m.toml,line=2,col=1,title=CHR301::{message}"
+        f"::error file=pack/\\u202egnp.toml,line=2,col=1,title=CHR301::{message}"
+    )
+
+
+def test_messages_quoting_file_content_are_escaped_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unknown key is repeated in its message: a TOML escape puts ESC in it."""
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "c.toml", GOOD.replace("[voice]", '"x\\u001b[2J\\u202e" = 1\n[voice]'))
+    assert main(["lint", "c.toml"]) == 1
+    out = capsys.readouterr().out
+    assert out == (
+        "c.toml:3:1: CHR303 unknown field 'x\\x1b[2J\\u202e'; "
+        "allowed: name, good, comment, voice, instructions\n"
+    )
+
+
+def test_usage_errors_escape_the_path_they_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "x\x1b[2J.txt", "")
+    assert main(["lint", "x\x1b[2J.txt", "gone\n.toml"]) == 2
+    assert capsys.readouterr().err.splitlines()[:2] == [
+        "unmute-server lint: x\\x1b[2J.txt is neither a pack folder nor a .py or .toml "
+        "character file",
+        "unmute-server lint: gone\\n.toml does not exist",
+    ]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs a file system that takes any bytes")
+@pytest.mark.parametrize("output", ["text", "json", "github"])
+def test_every_format_prints_valid_utf8_without_terminal_controls_in_a_real_process(
+    tmp_path: Path, output: str
+) -> None:
+    """A folder name that is not UTF-8 (kept by Python as lone surrogates) and file names
+    with controls: the output still encodes, and JSON still parses to the exact paths."""
+    folder = os.fsdecode(os.fsencode(tmp_path) + b"/pack\xff")
+    _write(Path(folder) / "nova.toml", GOOD)
+    for index, name in enumerate(HOSTILE_NAMES):
+        _write(Path(folder) / name, _one_error(f"C{index}"))
+    completed = subprocess.run(
+        [sys.executable, "-m", "unmute_server", "lint", "--format", output, "pack\udcff"],
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+        env={**os.environ, "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8"},
+    )
+    assert completed.returncode == 1, completed.stderr
+    out = completed.stdout.decode("utf-8")  # strict: a lone surrogate would not encode
+    if output == "json":
+        paths = [d["path"] for d in json.loads(out)["diagnostics"]]
+        assert sorted(paths) == sorted(f"pack\udcff/{name}" for name in HOSTILE_NAMES)
+        assert "\\udcff" in out
+    else:
+        assert len(out.splitlines()) == len(HOSTILE_NAMES)
+        assert "pack\\xff/" in out
+    assert [unsafe for unsafe in TERMINAL_UNSAFE if unsafe in out.replace("\n", "")] == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs a file system that takes any bytes")
+def test_a_file_name_that_is_not_utf8_and_holds_an_escape_is_one_escaped_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "pack" / "nova.toml", GOOD)
+    (tmp_path / "pack" / os.fsdecode(b"\xff\x1b[2J.toml")).write_text(GOOD, encoding="utf-8")
+    assert main(["lint", "pack"]) == 1
+    assert capsys.readouterr().out == (
+        "pack/\\xff\\x1b[2J.toml:0:0: CHR003 file name '\\\\xff\\x1b[2J.toml' is not valid "
+        "UTF-8; rename it\n"
+    )
+
+
+def test_a_voice_path_outside_the_voice_folder_is_chr304_at_its_value_in_either_form(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "pack" / "nova.toml", GOOD.replace("voices/nova.wav", "/etc/shadow"))
+    _write(tmp_path / "pack" / "pip.py", CLEAN_PYTHON.replace("voices/pip.wav", "http://x/v.wav"))
+    assert main(["lint", "pack"]) == 1
+    fix = "write a relative path under the TTS server's voice folder, e.g. voices/nova.wav"
+    assert capsys.readouterr().out == (
+        f"pack/nova.toml:5:1: CHR304 'voice.path_on_server' is absolute; {fix}\n"
+        f"pack/pip.py:3:58: CHR304 'voice.path_on_server' is a URL or drive (http:); {fix}\n"
+        "pack:0:0: CHR402 pack has no valid characters\n"
+    )
+
+
+def test_look_alike_and_mixed_script_names_are_warnings_that_fail_only_when_strict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "pack" / "nova.toml", GOOD)
+    _write(tmp_path / "pack" / "nova2.toml", GOOD.replace("Nova", "N\u043eva"))
+    assert main(["lint", "pack"]) == 0
+    out, err = capsys.readouterr()
+    cyrillic_o = "U+043E CYRILLIC SMALL LETTER O"
+    assert out == (
+        f"pack/nova2.toml:1:1: CHR305 name 'N\u043eva' mixes Cyrillic and Latin letters "
+        f"(Cyrillic: {cyrillic_o}); write it in one script\n"
+        f"pack/nova2.toml:1:1: CHR407 character name 'N\u043eva' looks like 'Nova' in "
+        f"nova.toml ({cyrillic_o}); rename one of them\n"
+    )
+    assert err == "checked 2 files (2 characters): 0 errors, 2 warnings\n"
+    assert main(["lint", "--strict", "pack"]) == 1

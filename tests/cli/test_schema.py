@@ -92,3 +92,14 @@ def test_check_in_a_real_process_from_the_repository() -> None:
         check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_check_escapes_file_names_found_in_the_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "x\x1b[2J\n.schema.json").write_text("{}\n", encoding="utf-8")
+    assert main(["schema", "--check", "--dir", str(tmp_path)]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"{tmp_path}/x\\x1b[2J\\n.schema.json: no model generates this file; "
+        "delete it or register it"
+    )

@@ -225,3 +225,34 @@ def test_show_in_a_real_process_from_the_repository() -> None:
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.startswith("You are Captain Rowan, who sailed cargo ships")
     assert completed.stdout.endswith(f"{language_rule('en')}\n")
+
+
+def test_a_prompt_holding_terminal_controls_prints_them_as_escapes_and_keeps_its_lines(
+    packs_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TOML escapes put any character in a text; ``show`` prints to a terminal."""
+    hostile = CONCIERGE.replace(
+        'type = "template"\ntext = "You are {name}.',
+        'type = "constant"\ntext = "Hi\\u001b[2J\\u009b31m\\u202eyou\\r\\nthere.\\nBye.',
+    ).replace(" It is {weekday} {date}, {time} in {timezone}.", "")
+    (packs_root / "hotel" / "concierge.toml").write_text(hostile, encoding="utf-8")
+    assert _show(packs_root, "hotel", "Beatrix") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Hi\\x1b[2J\\x9b31m\\u202eyou\\r\nthere.\nBye.\n")
+    assert not any(char in out for char in "\x1b\x9b\u202e\r")
+
+
+def test_pack_and_root_names_from_disk_are_escaped_in_a_refusal(
+    packs_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (packs_root / "evil\x1b[2J\n").mkdir()
+    assert _show(packs_root, "hotle", "Beatrix") == 2
+    assert capsys.readouterr().err == (
+        "unmute-server show: pack 'hotle' does not exist; did you mean 'hotel'?\n"
+        "known packs: 'evil\\x1b[2J\\n', 'hotel', 'radio'\n"
+    )
+    assert _show(packs_root / "gone\x1b[2J", "hotel", "Beatrix") == 2
+    err = capsys.readouterr().err
+    assert err.endswith(
+        "the packs root " + str(packs_root) + "/gone\\x1b[2J cannot be read (see --packs-root)\n"
+    )

@@ -7,10 +7,11 @@ property tests and the benchmarks all call the same function on bytes they alrea
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from unmute_server.characters.diagnostics import Diagnostic
-from unmute_server.characters.document import RawDocument
+from unmute_server.characters.document import FieldPath, Position, RawDocument
 from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
 from unmute_server.characters.model import Character
 from unmute_server.characters.pyfile import read_python
@@ -28,9 +29,13 @@ _BLANK = " \t\n\r\x0b\x0c"
 
 @dataclass(frozen=True, slots=True)
 class CharacterFileResult:
+    """``positions`` are the reader's (lazy) field positions when there is a character, for
+    pack-level diagnostics about one of its fields (look-alike names); not part of equality."""
+
     path: str
     character: Character | None
     diagnostics: tuple[Diagnostic, ...]
+    positions: Mapping[FieldPath, Position] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _failed(path: str, code: str, message: str) -> CharacterFileResult:
@@ -80,4 +85,5 @@ def parse_character_file(
     else:
         raise ValueError(f"not a character file name: {path!r}")
     character, diagnostics = validate_document(document)
-    return CharacterFileResult(path, character, diagnostics)
+    positions = {} if character is None else document.positions
+    return CharacterFileResult(path, character, diagnostics, positions)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from unmute_server.terminal_text import escape_controls
+
 
 class Severity(enum.StrEnum):
     ERROR = "error"
@@ -58,6 +60,8 @@ CODES: dict[str, Code] = _table(
     Code("CHR301", _E, "field has an invalid value"),
     Code("CHR302", _E, "template uses an unknown placeholder"),
     Code("CHR303", _E, "unknown field"),
+    Code("CHR304", _E, "voice path_on_server is not a relative path inside the voice folder"),
+    Code("CHR305", _W, "name mixes letters of scripts that are not written together"),
     Code("CHR400", _E, "two files define the same character name"),
     Code("CHR401", _W, "Python file is shadowed by its TOML sidecar and is not read"),
     Code("CHR402", _E, "pack has no valid characters"),
@@ -65,6 +69,7 @@ CODES: dict[str, Code] = _table(
     Code("CHR404", _E, "pack has more characters than the limit"),
     Code("CHR405", _E, "pack is larger in total than the pack size limit"),
     Code("CHR406", _E, "pack folder cannot be read"),
+    Code("CHR407", _W, "two character names in the pack look alike"),
 )
 
 
@@ -96,7 +101,10 @@ class Diagnostic:
         return self.severity is Severity.ERROR
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        """``path:line:col: CODE message``, one line fit for a terminal or a log: control and
+        bidirectional characters in the path or message are printed as escapes."""
+        path, message = escape_controls(self.path), escape_controls(self.message)
+        return f"{path}:{self.line}:{self.col}: {self.code} {message}"
 
 
 def has_errors(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> bool:

@@ -38,8 +38,17 @@ class RawDocument:
 
     def position_of(self, path: FieldPath) -> Position:
         """The position of ``path`` or of its nearest ancestor that has one."""
-        for end in range(len(path), 0, -1):
-            found = self.positions.get(path[:end])
-            if found is not None:
-                return found
-        return self.positions.get((), Position(1, 1))
+        return position_in(self.positions, path)
+
+
+def position_in(positions: Mapping[FieldPath, Position], path: FieldPath) -> Position:
+    """The position of ``path`` in ``positions`` or of its nearest ancestor that has one.
+
+    Readers compute positions lazily (a TOML key scan costs more than the parse), so a
+    caller asks only when it has something to report there.
+    """
+    for end in range(len(path), 0, -1):
+        found = positions.get(path[:end])
+        if found is not None:
+            return found
+    return positions.get((), Position(1, 1))

@@ -21,6 +21,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 #: Placeholders a ``template`` instruction may use. Rendering fills every one of them, so a
 #: template that validates can never fail with a ``KeyError`` at run time.
@@ -105,11 +106,83 @@ FrozenTable = Annotated[
 ]
 
 
+#: A URL scheme (``http:``, ``file:``, ``hf+s3:``) or a Windows drive (``C:``) before the
+#: first ``/``: RFC 3986's scheme grammar.
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+
+#: What a path segment may not hold, in a pattern: separators, C0 and C1 controls, and the
+#: bidirectional and zero-width format characters (the rest of what ``str.isprintable``
+#: refuses, such as a no-break space, is left to the server's check).
+_SEGMENT_CHAR = (
+    r"[^/\\\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]"
+)
+
+#: :func:`voice_path_problem` as a JSON Schema ``pattern`` (ECMA-262), so editors flag the
+#: same values: no leading ``/`` or ``~``, no URL scheme or drive, no ``..`` segment, no
+#: empty segment, no backslash, control or invisible format character. It ends with
+#: ``(?![\s\S])`` rather than ``$``, which Python's ``re`` (as validators written in Python
+#: use) also matches before a final line feed.
+VOICE_PATH_PATTERN = (
+    r"^(?!~)(?![A-Za-z][A-Za-z0-9+.\-]*:)(?!(?:[^/]*/)*\.\.(?:/|$))"
+    f"{_SEGMENT_CHAR}+(?:/{_SEGMENT_CHAR}+)*"
+    r"(?![\s\S])"
+)
+
+VOICE_PATH_FIX = "write a relative path under the TTS server's voice folder, e.g. voices/nova.wav"
+
+
+def voice_path_problem(path: str) -> str | None:
+    """Why ``path`` may not be a ``path_on_server``, or ``None`` when it may.
+
+    The path is handed to a TTS server, which may join it to its voice folder or fetch it
+    as a URL: so it must stay below that folder whatever the server does with it. A plain
+    relative path (``voices/nova.wav``) is the one form every TTS server reads alike.
+    """
+    if not path.isprintable():
+        return "holds a control or invisible character"
+    if path.startswith("/"):
+        return "is absolute"
+    if path.startswith("~"):
+        return "starts with '~' (a home folder)"
+    if "\\" in path:
+        return "holds a backslash"
+    scheme = _URL_SCHEME.match(path)
+    if scheme is not None:
+        return f"is a URL or drive ({scheme.group()})"
+    segments = path.split("/")
+    if ".." in segments:
+        return "climbs out with '..'"
+    if "" in segments:
+        return "has an empty segment ('//' or a trailing '/')"
+    return None
+
+
+def _voice_path(path: str) -> str:
+    problem = voice_path_problem(path)
+    if problem is not None:
+        raise PydanticCustomError("voice_path", "{problem}", {"problem": problem})
+    return path
+
+
+#: A ``path_on_server``: a relative path that stays inside the TTS server's voice folder.
+VoicePath = Annotated[
+    str,
+    StringConstraints(min_length=1),
+    AfterValidator(_voice_path),
+    Field(
+        json_schema_extra={"pattern": VOICE_PATH_PATTERN},
+        description="A relative path under the TTS server's voice folder, e.g. voices/nova.wav: "
+        "no leading '/' or '~', no '..' or empty segment, no backslash, no URL, no control "
+        "or invisible character.",
+    ),
+]
+
+
 class FileVoice(FrozenModel):
     """A voice cloned from an audio file the TTS server can read."""
 
     source_type: Literal["file"]
-    path_on_server: NonEmptyText
+    path_on_server: VoicePath
     description: str | None = None
     description_link: str | None = None
 
@@ -119,7 +192,7 @@ class FreesoundVoice(FrozenModel):
 
     source_type: Literal["freesound"]
     url: NonEmptyText
-    path_on_server: str | None = None
+    path_on_server: VoicePath | None = None
     description: str | None = None
     sound_instance: FrozenTable | None = None
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from unmute_server.characters.charfile import CHARACTER_SUFFIXES, parse_character_file
+from unmute_server.characters.confusables import NameSite, lookalike_warnings
 from unmute_server.characters.diagnostics import Diagnostic
 from unmute_server.characters.folders import (
     FILE_FLAGS,
@@ -615,7 +616,8 @@ def build_registry(
     """Parse every file of ``snapshot`` into one registry; pure, so it runs anywhere.
 
     Files are parsed in name order, and that order is the registry's order. A character
-    name defined by a second file is CHR400 (the first file wins); characters beyond
+    name defined by a second file is CHR400 (the first file wins), one that looks like an
+    earlier name is a CHR407 warning (``confusables``); characters beyond
     ``limits.max_characters_per_pack`` are CHR404 and not parsed; a pack left with no
     character is CHR402. The registry is returned even when empty: whether an empty or
     partly broken pack replaces a session's registry is the caller's decision.
@@ -625,6 +627,7 @@ def build_registry(
     diagnostics = list(snapshot.diagnostics)
     characters: dict[str, Character] = {}
     defined_in: dict[str, str] = {}
+    names: list[NameSite] = []
     files = sorted(snapshot.files, key=lambda pack_file: pack_file.name)
     for index, pack_file in enumerate(files):
         if len(characters) >= limits.max_characters_per_pack:
@@ -660,6 +663,8 @@ def build_registry(
             continue
         characters[character.name] = character
         defined_in[character.name] = pack_file.name
+        names.append(NameSite(character.name, pack_file.name, result.positions))
+    diagnostics.extend(lookalike_warnings(names))
     if not characters:
         diagnostics.append(Diagnostic(PACK_PATH, 0, 0, "CHR402", "pack has no valid characters"))
     read_failures = {d.path for d in snapshot.diagnostics if d.code in FILE_READ_CODES}

@@ -12,9 +12,11 @@ import typing
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from unmute_server.characters.confusables import mixed_script_warning
 from unmute_server.characters.diagnostics import Diagnostic
 from unmute_server.characters.document import FieldPath, RawDocument
 from unmute_server.characters.model import (
+    VOICE_PATH_FIX,
     Character,
     Instructions,
     VoiceSource,
@@ -48,7 +50,8 @@ def validate_document(document: RawDocument) -> tuple[Character | None, tuple[Di
     except ValidationError as error:
         found = tuple(_diagnostic(document, detail) for detail in error.errors())
         return None, document.diagnostics + found
-    return character, document.diagnostics
+    mixed = mixed_script_warning(document, character.name)
+    return character, document.diagnostics if mixed is None else (*document.diagnostics, mixed)
 
 
 def _data_path(loc: tuple[int | str, ...]) -> FieldPath:
@@ -113,6 +116,8 @@ def _diagnostic(document: RawDocument, detail: ErrorDetails) -> Diagnostic:
         context = detail.get("ctx", {})
         code = "CHR300"
         message = f"'{where}' needs a {context.get('discriminator', 'tag')} field"
+    elif kind == "voice_path":
+        code, message = "CHR304", f"'{where}' {detail['msg']}; {VOICE_PATH_FIX}"
     elif kind == "value_error" and "placeholder" in detail["msg"]:
         code = "CHR302"
         message = f"'{where}': {detail['msg'].removeprefix('Value error, ')}"

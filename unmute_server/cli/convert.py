@@ -34,6 +34,7 @@ from unmute_server.characters.model import (
 from unmute_server.characters.pyfile import read_python
 from unmute_server.characters.tomlwrite import TomlWriteError, character_to_toml
 from unmute_server.characters.validate import validate_document
+from unmute_server.terminal_text import escape_controls
 
 EXIT_WRITTEN = 0
 EXIT_CANNOT_TRANSLATE = 1
@@ -67,7 +68,12 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _error(message: str) -> None:
-    print(f"unmute-server convert: {message}", file=sys.stderr)
+    print(f"unmute-server convert: {escape_controls(message)}", file=sys.stderr)
+
+
+def _report(line: str) -> None:
+    """One line on stderr; it quotes paths and source text, so controls are escaped."""
+    print(escape_controls(line), file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -109,13 +115,13 @@ def convert(
     shown = str(source)
     character = _translate(shown, data, limits)
     if character is None:
-        print(f"{shown}: not converted; nothing written", file=sys.stderr)
+        _report(f"{shown}: not converted; nothing written")
         return EXIT_CANNOT_TRANSLATE
     try:
         text = character_to_toml(character, _schema_reference(target))
     except TomlWriteError as error:
-        print(f"{shown}:0:0: {error.message}; write this field by hand", file=sys.stderr)
-        print(f"{shown}: not converted; nothing written", file=sys.stderr)
+        _report(f"{shown}:0:0: {error.message}; write this field by hand")
+        _report(f"{shown}: not converted; nothing written")
         return EXIT_CANNOT_TRANSLATE
 
     if to_stdout:
@@ -200,10 +206,10 @@ def _salvage(shown: str, text: str, document: RawDocument) -> Character | None:
         if not (diagnostic.code == "CHR300" and _missing_field(diagnostic) in untranslated_fields)
     ]
     for line in untranslatable:
-        print(line, file=sys.stderr)
+        _report(line)
     _print_diagnostics(tuple(problems))
     for line in dropped:
-        print(f"note: {line}", file=sys.stderr)
+        _report(f"note: {line}")
     return None if untranslatable else character
 
 

@@ -34,6 +34,7 @@ from unmute_server.lint_report import (
     format_text,
     summary_line,
 )
+from unmute_server.terminal_text import escape_controls
 
 EXIT_CLEAN = 0
 EXIT_PROBLEMS = 1
@@ -93,7 +94,7 @@ class TargetCheck:
 def _run(args: argparse.Namespace) -> int:
     result = lint_paths(args.paths)
     for message in result.usage_errors:
-        print(f"unmute-server lint: {message}", file=sys.stderr)
+        print(f"unmute-server lint: {escape_controls(message)}", file=sys.stderr)
     if args.format == "json":
         sys.stdout.write(format_json(result.diagnostics, result.summary))
     elif args.format == "github":

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from unmute_server.terminal_text import escape_controls
+
 EXIT_OK = 0
 EXIT_STALE = 1
 EXIT_IO = 2
@@ -103,7 +105,8 @@ def check(folder: Path) -> int:
                 problems += 1
         for path in sorted(folder.glob("*.schema.json")):
             if path.name not in expected:
-                print(f"{path}: no model generates this file; delete it or register it")
+                shown = escape_controls(str(path))  # a name found on disk
+                print(f"{shown}: no model generates this file; delete it or register it")
                 problems += 1
     except (OSError, UnicodeDecodeError) as error:
         _error(f"cannot read {folder}: {error}")

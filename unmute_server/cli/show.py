@@ -4,6 +4,10 @@ The prompt is rendered exactly as a session would render it, from a context buil
 the flags (``--seed``, ``--language``, ``--timezone``, ``--now``, ``--headline``), so an author
 can reproduce what a given session saw. Exit 0 printed, 2 for an unknown pack or character
 (the message lists the known names and the closest match) or a bad flag value.
+
+The prompt is printed with its line breaks and tabs, and any other control or bidirectional
+character (which a TOML escape can put in a text) as an escape, so a character file cannot
+drive the terminal it is shown on.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from unmute_server.characters.pack import PackNameError, load_pack, resolve_pack
 from unmute_server.characters.prompts import PromptContext, render_system_prompt
+from unmute_server.terminal_text import escape_controls
 
 EXIT_SHOWN = 0
 EXIT_USAGE = 2
@@ -83,9 +88,11 @@ def _run(args: argparse.Namespace) -> int:
         context = _context(args)
         prompt = show(Path(args.packs_root), args.pack, args.name, context)
     except _UsageError as error:
-        print(f"unmute-server show: {error}", file=sys.stderr)
+        # Names in the message are quoted already; its own line breaks are meant.
+        message = escape_controls(str(error), keep="\n")
+        print(f"unmute-server show: {message}", file=sys.stderr)
         return EXIT_USAGE
-    sys.stdout.write(prompt + "\n")
+    sys.stdout.write(escape_controls(prompt, keep="\n\t") + "\n")
     return EXIT_SHOWN
 
 
@@ -133,7 +140,7 @@ def show(packs_root: Path, pack: str, name: str, context: PromptContext) -> str:
         if registry.error_count:
             message += (
                 f"\nthe pack has errors, which may hide a character; see: unmute-server lint "
-                f"{os.path.join(str(packs_root), pack)}"
+                f"{escape_controls(os.path.join(str(packs_root), pack))}"
             )
         raise _UsageError(message)
     return render_system_prompt(character, context)
@@ -147,7 +154,8 @@ def _unknown_pack(packs_root: Path, pack: str, reason: str) -> str:
             if entry.is_dir() and not entry.name.startswith(".")
         )
     except OSError:
-        return f"{reason}; the packs root {packs_root} cannot be read (see --packs-root)"
+        shown = escape_controls(str(packs_root))
+        return f"{reason}; the packs root {shown} cannot be read (see --packs-root)"
     return reason + _choices(pack, known, "packs")
 
 
