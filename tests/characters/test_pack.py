@@ -410,7 +410,8 @@ def test_file_name_that_is_not_utf8_is_chr003_with_its_bytes_escaped(tmp_path: P
     assert [pack_file.name for pack_file in snapshot.files] == ["a.toml"]
     diagnostic = only(snapshot.diagnostics, "CHR003")
     assert diagnostic.path == "bad\\xff.toml"
-    assert "not valid UTF-8" in diagnostic.message
+    # The message quotes the name exactly as the path shows it, escaped once.
+    assert diagnostic.message == "file name 'bad\\xff.toml' is not valid UTF-8; rename it"
     str(diagnostic).encode("utf-8")
 
 

@@ -338,7 +338,7 @@ def _is_utf8(name: str) -> bool:
 def _bad_name(name: str) -> Diagnostic:
     """CHR003 for a file name that is not UTF-8, shown with its bad bytes escaped."""
     shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return Diagnostic(shown, 0, 0, "CHR003", f"file name {shown!r} is not valid UTF-8; rename it")
+    return Diagnostic(shown, 0, 0, "CHR003", f"file name '{shown}' is not valid UTF-8; rename it")
 
 
 def _content_key(files: Iterable[PackFile], diagnostics: Iterable[Diagnostic]) -> str:
