@@ -65,6 +65,7 @@ CODES: dict[str, Code] = _table(
     Code("CHR404", _E, "pack has more characters than the limit"),
     Code("CHR405", _E, "pack is larger in total than the pack size limit"),
     Code("CHR406", _E, "pack folder cannot be read"),
+    Code("CHR407", _E, "loading the pack exceeded its build budget (CPU time, memory or time)"),
 )
 
 
