@@ -14,12 +14,19 @@ import os
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NoReturn
 
+from unmute_server.characters.build_worker import (
+    OVER_BUDGET_CODE,
+    BuiltPack,
+    IsolatedBuilder,
+    OverBudget,
+)
 from unmute_server.characters.diagnostics import Diagnostic
 from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
 from unmute_server.characters.model import Character
@@ -135,6 +142,11 @@ class CharacterRegistry(Mapping[str, Character]):
         """How many diagnostics are errors (warnings never block a load)."""
         return sum(1 for diagnostic in self.diagnostics if diagnostic.is_error)
 
+    @property
+    def over_budget(self) -> bool:
+        """Whether building this pack was stopped by its build budget (CHR407)."""
+        return any(diagnostic.code == OVER_BUDGET_CODE for diagnostic in self.diagnostics)
+
     def first_good(self) -> Character | None:
         """The first character marked ``good``, else the first one: a sensible default."""
         for character in self.characters:
@@ -176,9 +188,15 @@ SETTLE_COARSE_NS = 2_000_000_000
 class RegistryCache:
     """The process-wide cache: one registry per (pack name, content key), shared by all.
 
-    Registries are held weakly, so a registry no session uses is freed. :meth:`load` runs
-    reading and parsing in a worker thread and gives concurrent loads of one pack folder
-    one shared result (single flight).
+    Registries are held weakly, so a registry no session uses is freed; but the last
+    :attr:`KEEP_EMPTY` registries with no character (a broken pack, or one over its build
+    budget) are also held strongly, because no session ever adopts one and a failed build
+    would otherwise run again on every reload. :meth:`load` gives concurrent loads of one
+    pack folder one shared result (single flight): it reads the pack in a worker thread,
+    looks its content key up, and on a miss builds the registry with ``builder`` (a child
+    process within a CPU, memory and time budget, see
+    :mod:`~unmute_server.characters.build_worker`) or, with no builder, in the thread.
+    :meth:`load_sync` always builds in the calling thread.
 
     Fast path: after a load, the cache remembers the pack folder's stat fingerprint (see
     :class:`~unmute_server.characters.pack.PackFingerprint`) with its content key, and a
@@ -193,6 +211,8 @@ class RegistryCache:
 
     #: How many pack folders' fingerprints are remembered (oldest forgotten first).
     MAX_REMEMBERED = 1024
+    #: How many registries with no character are kept alive after their last use.
+    KEEP_EMPTY = 64
 
     def __init__(
         self,
@@ -200,14 +220,17 @@ class RegistryCache:
         *,
         fingerprints: bool = True,
         settle_ns: int | None = None,
+        builder: IsolatedBuilder | None = None,
     ) -> None:
         self.limits = limits
+        self.builder = builder
         self._settle_ns = settle_ns
         self._use_fingerprints = fingerprints
         self._lock = threading.Lock()
         self._registries: weakref.WeakValueDictionary[_CacheKey, CharacterRegistry] = (
             weakref.WeakValueDictionary()
         )
+        self._kept: OrderedDict[_CacheKey, CharacterRegistry] = OrderedDict()
         self._remembered: dict[str, _Remembered] = {}
         self._inflight: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[_CacheKey, asyncio.Task[CharacterRegistry]]
@@ -222,7 +245,7 @@ class RegistryCache:
             return CacheStats(self._hits, self._misses, self._parses)
 
     def live_registries(self) -> int:
-        """How many registries are alive (held by someone) right now."""
+        """How many registries are alive (held by someone, or kept by the cache) right now."""
         with self._lock:
             return len(self._registries)
 
@@ -230,6 +253,8 @@ class RegistryCache:
         """Load ``pack_dir`` off the event loop; concurrent loads of it share one run.
 
         A caller that is cancelled stops waiting, but the shared run goes on for the others.
+        Raises :class:`~unmute_server.characters.build_worker.BuildStoppedError` when the
+        builder is stopped (shutdown) before the registry is built.
         """
         # Keyed by the path as given (not resolved, to keep file system calls off the loop):
         # resolve_pack hands out real paths, and two spellings of one folder still end with
@@ -240,7 +265,7 @@ class RegistryCache:
         inflight = self._inflight.setdefault(loop, {})
         task = inflight.get(key)
         if task is None:
-            task = loop.create_task(asyncio.to_thread(self.load_sync, folder, pack_name))
+            task = loop.create_task(self._load(folder, pack_name))
             inflight[key] = task
             task.add_done_callback(_forget_task(inflight, key))
         else:
@@ -248,8 +273,45 @@ class RegistryCache:
                 self._hits += 1
         return await asyncio.shield(task)
 
+    async def _load(self, folder: str, pack_name: str) -> CharacterRegistry:
+        builder = self.builder
+        if builder is None:
+            return await asyncio.to_thread(self.load_sync, folder, pack_name)
+        read = await asyncio.to_thread(self._read, folder, pack_name)
+        if isinstance(read, CharacterRegistry):
+            return read
+        key = (pack_name, read.content_key)
+        registry = self._lookup(key)
+        if registry is not None:
+            return registry
+        built = await builder.build(read, pack_name, self.limits)
+        registry = CharacterRegistry(
+            pack=pack_name,
+            content_key=read.content_key,
+            characters=built.characters if isinstance(built, BuiltPack) else (),
+            diagnostics=built.diagnostics,
+            total_files=built.total_files,
+        )
+        if isinstance(built, OverBudget) and not built.exceeded.repeatable:
+            # Says more about the machine at that moment than about the pack: not cached.
+            with self._lock:
+                self._parses += 1
+            return registry
+        return self._store(key, registry)
+
     def load_sync(self, pack_dir: Path | str, pack_name: str) -> CharacterRegistry:
         """Load ``pack_dir`` in this thread: a hit if its bytes were loaded before."""
+        read = self._read(pack_dir, pack_name)
+        if isinstance(read, CharacterRegistry):
+            return read
+        key = (pack_name, read.content_key)
+        registry = self._lookup(key)
+        if registry is not None:
+            return registry
+        return self._store(key, build_registry(read, pack_name, self.limits))
+
+    def _read(self, pack_dir: Path | str, pack_name: str) -> CharacterRegistry | PackSnapshot:
+        """The registry if the folder's fingerprint says it is loaded, else the pack's bytes."""
         folder = os.path.realpath(pack_dir)
         if self._use_fingerprints:
             found = self._remembered_registry(folder, pack_name)
@@ -257,10 +319,9 @@ class RegistryCache:
                 return found
         started_ns = time.time_ns()
         snapshot = read_pack(Path(folder), self.limits)
-        registry = self._registry_for(snapshot, pack_name)
         if self._use_fingerprints:
             self._remember(folder, snapshot, started_ns)
-        return registry
+        return snapshot
 
     def _remembered_registry(self, folder: str, pack_name: str) -> CharacterRegistry | None:
         with self._lock:
@@ -270,24 +331,40 @@ class RegistryCache:
         if pack_fingerprint(Path(folder), self.limits) != remembered.fingerprint:
             return None
         with self._lock:
-            registry = self._registries.get((pack_name, remembered.content_key))
+            key = (pack_name, remembered.content_key)
+            registry = self._registries.get(key)
             if registry is not None:
                 self._hits += 1
+                self._touch(key)
         return registry
 
-    def _registry_for(self, snapshot: PackSnapshot, pack_name: str) -> CharacterRegistry:
-        key = (pack_name, snapshot.content_key)
+    def _lookup(self, key: _CacheKey) -> CharacterRegistry | None:
+        """The registry for ``key`` if one is alive (a hit), else ``None`` (a miss)."""
         with self._lock:
             registry = self._registries.get(key)
             if registry is not None:
                 self._hits += 1
+                self._touch(key)
                 return registry
             self._misses += 1
-        built = build_registry(snapshot, pack_name, self.limits)
+            return None
+
+    def _store(self, key: _CacheKey, built: CharacterRegistry) -> CharacterRegistry:
         with self._lock:
             self._parses += 1
             # Another thread may have built the same bytes meanwhile: keep one object.
-            return self._registries.setdefault(key, built)
+            registry = self._registries.setdefault(key, built)
+            if not registry:
+                self._kept[key] = registry
+                self._touch(key)
+                while len(self._kept) > self.KEEP_EMPTY:
+                    self._kept.popitem(last=False)
+            return registry
+
+    def _touch(self, key: _CacheKey) -> None:
+        """Mark a kept registry as just used (under the lock)."""
+        if key in self._kept:
+            self._kept.move_to_end(key)
 
     def _remember(self, folder: str, snapshot: PackSnapshot, started_ns: int) -> None:
         fingerprint = pack_fingerprint(Path(folder), self.limits)
