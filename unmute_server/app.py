@@ -4,7 +4,8 @@ Nothing happens at import time. Resources are opened in ``cleanup_ctx`` when the
 starts and closed when it stops: the LLM backend (one connection pool for the process, closed
 after every session has been closed), the registry cache and the default pack (loaded and checked
 before the server accepts a connection: a default pack without a valid character stops
-start-up with :class:`StartupError`), what prompts are rendered with (the operator's time
+start-up with :class:`StartupError`; packs are built in child processes, killed on shutdown
+before the sessions are closed), what prompts are rendered with (the operator's time
 zone, language and news file, which must be readable at start-up), and the event-loop lag
 monitor. On shutdown every
 open session is closed with 1001 (going away) before aiohttp waits for handlers to finish.
@@ -28,6 +29,7 @@ from aiohttp import WSCloseCode, web
 from prometheus_async.aio.web import server_stats
 
 from unmute_server import metrics
+from unmute_server.characters.build_worker import BuildBudget, IsolatedBuilder
 from unmute_server.characters.pack import PackNameError, resolve_pack
 from unmute_server.characters.registry import RegistryCache
 from unmute_server.http_routes import health, voices
@@ -71,6 +73,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_prompt_source)
     app.cleanup_ctx.append(_packs)
     app.cleanup_ctx.append(_loop_lag)
+    app.on_shutdown.append(_stop_builds)
     app.on_shutdown.append(_close_sessions)
     app.router.add_get("/v1/realtime", realtime)
     app.router.add_get("/v1/health", health)
@@ -128,13 +131,28 @@ async def _packs(app: web.Application) -> AsyncIterator[None]:
         folder = resolve_pack(root, name)
     except PackNameError as error:
         raise StartupError(f"default pack: {error.message} (packs root {str(root)!r})") from None
-    cache = RegistryCache()
-    default = await cache.load(folder, name)
+    builder = IsolatedBuilder(
+        BuildBudget(
+            cpu_seconds=settings.pack_build_cpu_seconds,
+            memory_bytes=settings.pack_build_memory_mib * 1024 * 1024,
+            max_concurrent=settings.max_concurrent_builds,
+        ),
+        on_finished=metrics.pack_build_finished,
+    )
+    metrics.builder_opened(builder)
+    try:
+        await asyncio.to_thread(builder.prepare)
+        cache = RegistryCache(builder=builder)
+        default = await cache.load(folder, name)
+    except BaseException:
+        _close_builder(builder)
+        raise
     cache_metrics = metrics.CacheMetrics(cache)
     cache_metrics.update()
     metrics.diagnostics_reported(default.diagnostics)
     if not default:
         cache_metrics.close()
+        _close_builder(builder)
         quoted = "\n".join(f"  {d}" for d in default.diagnostics[:MAX_QUOTED_DIAGNOSTICS])
         raise StartupError(
             f"default pack {name!r} in {str(root)!r} has no valid characters:\n{quoted}"
@@ -146,8 +164,21 @@ async def _packs(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         # on_shutdown closed the sessions; this catches an application cleaned up without it.
+        _close_builder(builder)
         await _close_sessions(app)
         cache_metrics.close()
+
+
+def _close_builder(builder: IsolatedBuilder) -> None:
+    builder.stop()
+    metrics.builder_closed(builder)
+
+
+async def _stop_builds(app: web.Application) -> None:
+    """Kill every running pack build first, so no reload keeps a session (or shutdown) waiting."""
+    packs = app.get(PACKS)  # absent when start-up failed
+    if packs is not None and packs.cache.builder is not None:
+        packs.cache.builder.stop()
 
 
 async def _loop_lag(app: web.Application) -> AsyncIterator[None]:

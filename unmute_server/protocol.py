@@ -216,6 +216,7 @@ class ErrorCode(enum.StrEnum):
     INVALID_DIRECTORY_FORMAT = "invalid_directory_format"
     PACK_OUTSIDE_ROOT = "pack_outside_root"
     NO_VALID_CHARACTERS = "no_valid_characters"
+    PACK_TOO_COSTLY = "pack_too_costly"
     STRICT_REJECTED = "strict_rejected"
     UNKNOWN_CHARACTER = "unknown_character"
     INVALID_EVENT = "invalid_event"

@@ -58,6 +58,8 @@ async def test_metrics_count_a_known_sequence_of_events(server: Server) -> None:
         "no_valid_characters": 1,
         "not_found": 1,
         "refused": 1,
+        "too_costly": 0,
+        "stopped": 0,
         "error": 0,
     }
     assert {
