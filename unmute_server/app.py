@@ -5,7 +5,8 @@ starts and closed when it stops: the LLM backend (one connection pool for the pr
 after every session has been closed), the registry cache and the default pack (loaded and checked
 before the server accepts a connection: a default pack without a valid character stops
 start-up with :class:`StartupError`; the packs root is opened once here and held open, so
-every pack is opened relative to it), what prompts are rendered with (the operator's time
+every pack is opened relative to it; packs are built in child processes, killed on shutdown
+before the sessions are closed), what prompts are rendered with (the operator's time
 zone, language and news file, which must be readable at start-up), and the event-loop lag
 monitor. On shutdown every
 open session is closed with 1001 (going away) before aiohttp waits for handlers to finish.
@@ -29,6 +30,7 @@ from aiohttp import WSCloseCode, web
 from prometheus_async.aio.web import server_stats
 
 from unmute_server import metrics
+from unmute_server.characters.build_worker import BuildBudget, IsolatedBuilder
 from unmute_server.characters.folders import OpenFolder
 from unmute_server.characters.pack import PackChangedError, PackNameError, resolve_pack
 from unmute_server.characters.registry import RegistryCache
@@ -73,6 +75,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_prompt_source)
     app.cleanup_ctx.append(_packs)
     app.cleanup_ctx.append(_loop_lag)
+    app.on_shutdown.append(_stop_builds)
     app.on_shutdown.append(_close_sessions)
     app.router.add_get("/v1/realtime", realtime)
     app.router.add_get("/v1/health", health)
@@ -136,19 +139,34 @@ async def _packs(app: web.Application) -> AsyncIterator[None]:
             raise StartupError(
                 f"default pack: {error.message} (packs root {str(path)!r})"
             ) from None
-        cache = RegistryCache()
-        with folder:
-            try:
+        builder = IsolatedBuilder(
+            BuildBudget(
+                cpu_seconds=settings.pack_build_cpu_seconds,
+                memory_bytes=settings.pack_build_memory_mib * 1024 * 1024,
+                max_concurrent=settings.max_concurrent_builds,
+            ),
+            on_finished=metrics.pack_build_finished,
+        )
+        metrics.builder_opened(builder)
+        try:
+            with folder:
+                await asyncio.to_thread(builder.prepare)
+                cache = RegistryCache(builder=builder)
                 default = await cache.load(folder, name)
-            except PackChangedError:
-                raise StartupError(
-                    f"default pack {name!r} in {str(path)!r} kept changing while it was read"
-                ) from None
+        except PackChangedError:
+            _close_builder(builder)
+            raise StartupError(
+                f"default pack {name!r} in {str(path)!r} kept changing while it was read"
+            ) from None
+        except BaseException:
+            _close_builder(builder)
+            raise
         cache_metrics = metrics.CacheMetrics(cache)
         cache_metrics.update()
         metrics.diagnostics_reported(default.diagnostics)
         if not default:
             cache_metrics.close()
+            _close_builder(builder)
             quoted = "\n".join(f"  {d}" for d in default.diagnostics[:MAX_QUOTED_DIAGNOSTICS])
             raise StartupError(
                 f"default pack {name!r} in {str(path)!r} has no valid characters:\n{quoted}"
@@ -160,8 +178,21 @@ async def _packs(app: web.Application) -> AsyncIterator[None]:
             yield
         finally:
             # on_shutdown closed the sessions; this catches an application cleaned up without it.
+            _close_builder(builder)
             await _close_sessions(app)
             cache_metrics.close()
+
+
+def _close_builder(builder: IsolatedBuilder) -> None:
+    builder.stop()
+    metrics.builder_closed(builder)
+
+
+async def _stop_builds(app: web.Application) -> None:
+    """Kill every running pack build first, so no reload keeps a session (or shutdown) waiting."""
+    packs = app.get(PACKS)  # absent when start-up failed
+    if packs is not None and packs.cache.builder is not None:
+        packs.cache.builder.stop()
 
 
 async def _loop_lag(app: web.Application) -> AsyncIterator[None]:

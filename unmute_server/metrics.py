@@ -14,6 +14,7 @@ from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from unmute_server.characters.build_worker import BudgetExceeded, BuildFinished, IsolatedBuilder
 from unmute_server.characters.diagnostics import CODES, Diagnostic
 from unmute_server.characters.registry import CacheStats, RegistryCache
 from unmute_server.llm import LLMErrorCode
@@ -21,7 +22,7 @@ from unmute_server.protocol import CLIENT_EVENT_TYPES
 
 #: ``outcome`` of a reload: swapped in clean, swapped in with diagnostics, kept the old pack
 #: because of ``strict``, kept it because nothing loaded, no such pack, refused (bad name,
-#: outside the root, rate limit), or a server bug.
+#: outside the root, rate limit), over its build budget, stopped by shutdown, or a server bug.
 RELOAD_OUTCOMES: Final = (
     "ok",
     "partial",
@@ -30,8 +31,13 @@ RELOAD_OUTCOMES: Final = (
     "not_found",
     "refused",
     "changed",
+    "too_costly",
+    "stopped",
     "error",
 )
+
+#: ``outcome`` of a pack build in a child process.
+BUILD_OUTCOMES: Final = ("built", "over_budget", "stopped")
 
 #: WebSocket close codes counted by name; any other code is ``other``.
 CLOSE_CODES: Final = {
@@ -75,6 +81,21 @@ EVENT_LOOP_LAG: Final = Histogram(
     "How late the event loop wakes a 10 ms sleep: time other work held the loop.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
+PACK_BUILDS_IN_PROGRESS: Final = Gauge(
+    "unmute_pack_builds_in_progress",
+    "Pack builds (registry cache misses) running in child processes right now.",
+)
+PACK_BUILD_DURATION: Final = Histogram(
+    "unmute_pack_build_duration_seconds",
+    "Time a pack build took in its child process (start to answer), by outcome.",
+    ["outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+PACK_BUILDS_OVER_BUDGET: Final = Counter(
+    "unmute_pack_builds_over_budget",
+    "Pack builds stopped by their budget, by the bound exceeded (cpu, memory, time, died).",
+    ["limit"],
+)
 #: ``status`` of a finished LLM response.
 RESPONSE_STATUSES: Final = ("completed", "cancelled", "failed")
 
@@ -109,6 +130,10 @@ for _code in CODES:
     LOAD_DIAGNOSTICS.labels(_code)
 for _label in (*CLOSE_CODES.values(), "other"):
     WEBSOCKET_CLOSES.labels(_label)
+for _build_outcome in BUILD_OUTCOMES:
+    PACK_BUILD_DURATION.labels(_build_outcome)
+for _exceeded in BudgetExceeded:
+    PACK_BUILDS_OVER_BUDGET.labels(_exceeded.value)
 for _status in RESPONSE_STATUSES:
     LLM_RESPONSE_DURATION.labels(_status)
 for _error in LLMErrorCode:
@@ -124,6 +149,26 @@ _RECEIVED_UNKNOWN: Final = EVENTS_RECEIVED.labels("unknown")
 #: Every cache an application has opened and not closed; the gauge sums them at scrape.
 _caches: weakref.WeakSet[RegistryCache] = weakref.WeakSet()
 LIVE_REGISTRIES.set_function(lambda: sum(cache.live_registries() for cache in list(_caches)))
+
+#: Every builder an application has opened and not closed; the gauge sums them at scrape.
+_builders: weakref.WeakSet[IsolatedBuilder] = weakref.WeakSet()
+PACK_BUILDS_IN_PROGRESS.set_function(lambda: sum(builder.running for builder in list(_builders)))
+
+
+def builder_opened(builder: IsolatedBuilder) -> None:
+    """Count ``builder``'s running builds in the in-progress gauge."""
+    _builders.add(builder)
+
+
+def builder_closed(builder: IsolatedBuilder) -> None:
+    _builders.discard(builder)
+
+
+def pack_build_finished(finished: BuildFinished) -> None:
+    """One build done: its duration by outcome, and the bound that stopped it if any."""
+    PACK_BUILD_DURATION.labels(finished.outcome).observe(finished.seconds)
+    if finished.exceeded is not None:
+        PACK_BUILDS_OVER_BUDGET.labels(finished.exceeded.value).inc()
 
 
 def event_received(event_type: str | None) -> None:

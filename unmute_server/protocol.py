@@ -217,6 +217,7 @@ class ErrorCode(enum.StrEnum):
     PACK_OUTSIDE_ROOT = "pack_outside_root"
     PACK_CHANGED_DURING_READ = "pack_changed_during_read"
     NO_VALID_CHARACTERS = "no_valid_characters"
+    PACK_TOO_COSTLY = "pack_too_costly"
     STRICT_REJECTED = "strict_rejected"
     UNKNOWN_CHARACTER = "unknown_character"
     INVALID_EVENT = "invalid_event"

@@ -36,7 +36,10 @@ class Settings:
     than ``max_message_bytes`` closes that connection (1009); more than ``max_sessions``
     open sessions are refused (1013); a session may reload ``reload_limit`` times per
     ``reload_window_seconds``; a client that leaves more than ``outbox_limit`` events
-    unread is disconnected (1008). ``ws_compression`` is off by default because an accepted
+    unread is disconnected (1008). A pack that is not in the cache is built in a child
+    process that may use ``pack_build_cpu_seconds`` of CPU time and ``pack_build_memory_mib``
+    of memory, at most ``max_concurrent_builds`` at once in the process (over its budget: error
+    ``pack_too_costly``). ``ws_compression`` is off by default because an accepted
     permessage-deflate context costs about 100 KiB per connection against about 15 KiB
     without, and the events are small. ``llm`` is the chat-completions server the
     conversations use; ``None`` serves characters without one (``response.create`` is then
@@ -57,6 +60,9 @@ class Settings:
     outbox_limit: int = 256
     ws_compression: bool = False
     shutdown_timeout: float = 10.0
+    pack_build_cpu_seconds: float = 5.0
+    pack_build_memory_mib: int = 1024
+    max_concurrent_builds: int = 1
     timezone: str = "UTC"
     language: str = "en"
     news_file: Path | None = None
@@ -69,10 +75,17 @@ class Settings:
             raise SettingsError(f"port must be between 0 and 65535, not {self.port}")
         if not self.default_pack:
             raise SettingsError("default_pack must name a pack folder")
-        for name in ("max_message_bytes", "max_sessions", "reload_limit", "outbox_limit"):
+        for name in (
+            "max_message_bytes",
+            "max_sessions",
+            "reload_limit",
+            "outbox_limit",
+            "pack_build_memory_mib",
+            "max_concurrent_builds",
+        ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1, not {getattr(self, name)}")
-        for name in ("heartbeat_seconds", "reload_window_seconds"):
+        for name in ("heartbeat_seconds", "reload_window_seconds", "pack_build_cpu_seconds"):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise SettingsError(f"{name} must be a positive number of seconds, not {value}")
@@ -283,6 +296,27 @@ OPTIONS: tuple[Option, ...] = (
         "--shutdown-timeout",
         _parse_float,
         "seconds to wait for sessions to close on shutdown before they are cut",
+    ),
+    Option(
+        "pack_build_cpu_seconds",
+        "UNMUTE_PACK_BUILD_CPU_SECONDS",
+        "--pack-build-cpu-seconds",
+        _parse_float,
+        "CPU time one pack's build may use before it is stopped (error pack_too_costly)",
+    ),
+    Option(
+        "pack_build_memory_mib",
+        "UNMUTE_PACK_BUILD_MEMORY_MIB",
+        "--pack-build-memory-mib",
+        _parse_int,
+        "memory one pack's build process may add to what it starts with, in MiB",
+    ),
+    Option(
+        "max_concurrent_builds",
+        "UNMUTE_MAX_CONCURRENT_BUILDS",
+        "--max-concurrent-builds",
+        _parse_int,
+        "pack builds (cache misses) running at once in the process; the others wait their turn",
     ),
     Option(
         "timezone",

@@ -2,10 +2,11 @@
 
 One receive loop per socket handles that session's events strictly in arrival order: an
 event is answered before the next one is read, so ``reload`` then ``list`` always lists the
-new pack and two reloads end on the second. The work that can take time (reading and parsing
-a pack) runs in a worker thread through the shared :class:`RegistryCache`, so the event loop
-and every other session carry on meanwhile. Answers go out through the connection's
-:class:`~unmute_server.outbox.Outbox`, so a client that stops reading cannot stall the loop.
+new pack and two reloads end on the second. The work that can take time runs through the
+shared :class:`RegistryCache`: reading a pack in a worker thread, parsing it in a child process
+within a budget, so the event loop and every other session carry on meanwhile. Answers go out
+through the connection's :class:`~unmute_server.outbox.Outbox`, so a client that stops reading
+cannot stall the loop.
 
 Conversation events go to the session's
 :class:`~unmute_server.conversation_events.ConversationChannel`, made on the first one. A
@@ -27,6 +28,7 @@ from typing import Final
 from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
 
 from unmute_server import metrics
+from unmute_server.characters.build_worker import BuildStoppedError
 from unmute_server.characters.pack import (
     PackChangedError,
     PackNameError,
@@ -386,6 +388,9 @@ class Connection:
         with folder:
             try:
                 registry = await self.packs.cache.load(folder, name)
+            except BuildStoppedError:
+                # The server is shutting down: this session is being closed with 1001.
+                return "stopped"
             except PackChangedError:
                 self._send(
                     error_event(
@@ -399,6 +404,17 @@ class Connection:
                 return "changed"
         self.packs.cache_metrics.update()
         metrics.diagnostics_reported(registry.diagnostics)
+        if registry.over_budget:
+            self._send(
+                error_event(
+                    ErrorCode.PACK_TOO_COSTLY,
+                    f"pack {name!r} costs more to load than the server allows; the session "
+                    f"keeps pack {session.registry.pack!r}",
+                    event_id=event.event_id,
+                    details=pack_report(registry),
+                )
+            )
+            return "too_costly"
         if not registry:
             self._send(
                 error_event(

@@ -559,3 +559,26 @@ async def test_a_load_leaves_the_event_loop_free_while_it_reads_and_parses(
     assert len(registry) == 400
     assert cache.stats.parses == 1
     assert during > 1
+
+
+def test_a_pack_with_no_valid_character_is_kept_and_not_built_again(tmp_path: Path) -> None:
+    """No session ever adopts an empty registry, so the cache itself keeps the last few."""
+    pack = tmp_path / "hollow"
+    pack.mkdir()
+    (pack / "x.toml").write_text("name = 3\n")
+    cache = RegistryCache(fingerprints=False)
+    assert len(cache.load_sync(pack, "hollow")) == 0
+    gc.collect()
+    assert len(cache.load_sync(pack, "hollow")) == 0
+    assert cache.stats == CacheStats(hits=1, misses=1, parses=1)
+
+
+def test_only_the_last_empty_registries_are_kept(tmp_path: Path) -> None:
+    cache = RegistryCache(fingerprints=False)
+    for index in range(RegistryCache.KEEP_EMPTY + 5):
+        pack = tmp_path / f"hollow{index}"
+        pack.mkdir()
+        (pack / "x.toml").write_text(f"name = {index}\n")
+        cache.load_sync(pack, "hollow")
+    gc.collect()
+    assert cache.live_registries() == RegistryCache.KEEP_EMPTY

@@ -594,7 +594,7 @@ def test_a_file_name_that_is_not_utf8_and_holds_an_escape_is_one_escaped_line(
     (tmp_path / "pack" / os.fsdecode(b"\xff\x1b[2J.toml")).write_text(GOOD, encoding="utf-8")
     assert main(["lint", "pack"]) == 1
     assert capsys.readouterr().out == (
-        "pack/\\xff\\x1b[2J.toml:0:0: CHR003 file name '\\\\xff\\x1b[2J.toml' is not valid "
+        "pack/\\xff\\x1b[2J.toml:0:0: CHR003 file name '\\xff\\x1b[2J.toml' is not valid "
         "UTF-8; rename it\n"
     )
 

@@ -184,3 +184,55 @@ async def test_serve_prints_the_real_port_serves_and_stops_cleanly_on_sigterm(
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_sigterm_mid_reload_of_a_costly_pack_exits_within_the_shutdown_timeout(
+    tmp_path: Path,
+) -> None:
+    """Whatever is parsing, shutdown takes ``--shutdown-timeout`` plus a few seconds."""
+    from tests.characters.costly_packs import write_costly_pack
+
+    write_pack(tmp_path, "main", ["Ada"])
+    # Minutes of parsing in all: only a build that is killed lets the process end in time.
+    write_costly_pack(tmp_path / "costly", files=200)
+    shutdown_timeout = 1.0
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "unmute_server",
+        "serve",
+        "--port",
+        "0",
+        "--packs-root",
+        str(tmp_path),
+        "--default-pack",
+        "main",
+        "--shutdown-timeout",
+        str(shutdown_timeout),
+        "--pack-build-cpu-seconds",
+        "600",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode().strip()
+        base = "http://" + line.rsplit("http://", 1)[1]
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(f"{base}/v1/realtime")
+            await ws.send_str(json.dumps({"type": "session.characters.reload", "pack": "costly"}))
+            for _ in range(600):  # until the build runs (the pack's 50 MiB are read first)
+                async with http.get(f"{base}/metrics") as response:
+                    if "unmute_pack_builds_in_progress 1.0" in await response.text():
+                        break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the build never started")
+            process.send_signal(signal.SIGTERM)
+            started = asyncio.get_running_loop().time()
+            assert await asyncio.wait_for(process.wait(), shutdown_timeout + 30) == 0
+            assert asyncio.get_running_loop().time() - started < shutdown_timeout + 5
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -19,11 +19,11 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.perf import load, micro
+from tests.perf import load, micro, parsing
 from tests.perf.figures import Figure, format_table
 from unmute_server.loadtest.rlimit import raise_open_file_limit
 
-FAMILIES = ("micro", "memory", "throughput", "reload", "cycles")
+FAMILIES = ("micro", "memory", "throughput", "reload", "stress", "cycles")
 
 
 def log(message: str) -> None:
@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             "memory": lambda: load.memory_figures(context),
             "throughput": lambda: load.throughput_figures(context),
             "reload": lambda: load.reload_figures(context),
+            "stress": lambda: parsing.stress_figures(context, args.quick),
             "cycles": lambda: load.cycle_figures(context),
         }
         for name in args.only or FAMILIES:

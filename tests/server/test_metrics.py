@@ -60,6 +60,8 @@ async def test_metrics_count_a_known_sequence_of_events(server: Server) -> None:
         "not_found": 1,
         "refused": 1,
         "changed": 0,
+        "too_costly": 0,
+        "stopped": 0,
         "error": 0,
     }
     assert {

@@ -70,6 +70,7 @@ CODES: dict[str, Code] = _table(
     Code("CHR405", _E, "pack is larger in total than the pack size limit"),
     Code("CHR406", _E, "pack folder cannot be read"),
     Code("CHR407", _W, "two character names in the pack look alike"),
+    Code("CHR408", _E, "loading the pack exceeded its build budget (CPU time, memory or time)"),
 )
 
 

@@ -14,11 +14,18 @@ import os
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NoReturn
 
+from unmute_server.characters.build_worker import (
+    OVER_BUDGET_CODE,
+    BuiltPack,
+    IsolatedBuilder,
+    OverBudget,
+)
 from unmute_server.characters.diagnostics import Diagnostic
 from unmute_server.characters.folders import Identity, OpenFolder
 from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
@@ -137,6 +144,11 @@ class CharacterRegistry(Mapping[str, Character]):
         """How many diagnostics are errors (warnings never block a load)."""
         return sum(1 for diagnostic in self.diagnostics if diagnostic.is_error)
 
+    @property
+    def over_budget(self) -> bool:
+        """Whether building this pack was stopped by its build budget (CHR408)."""
+        return any(diagnostic.code == OVER_BUDGET_CODE for diagnostic in self.diagnostics)
+
     def first_good(self) -> Character | None:
         """The first character marked ``good``, else the first one: a sensible default."""
         for character in self.characters:
@@ -181,11 +193,17 @@ SETTLE_COARSE_NS = 2_000_000_000
 class RegistryCache:
     """The process-wide cache: one registry per (pack name, content key), shared by all.
 
-    Registries are held weakly, so a registry no session uses is freed. :meth:`load` runs
-    reading and parsing in a worker thread and gives concurrent loads of one pack folder
-    one shared result (single flight). A pack folder is read through an open descriptor
-    and known by its identity (device, inode), never by a path looked up again, and every
-    read is checked against the folder's fingerprint before and after it
+    Registries are held weakly, so a registry no session uses is freed; but the last
+    :attr:`KEEP_EMPTY` registries with no character (a broken pack, or one over its build
+    budget) are also held strongly, because no session ever adopts one and a failed build
+    would otherwise run again on every reload. :meth:`load` gives concurrent loads of one
+    pack folder one shared result (single flight): it reads the pack in a worker thread,
+    looks its content key up, and on a miss builds the registry with ``builder`` (a child
+    process within a CPU, memory and time budget, see
+    :mod:`~unmute_server.characters.build_worker`) or, with no builder, in the thread.
+    :meth:`load_sync` always builds in the calling thread. A pack folder is read through an
+    open descriptor and known by its identity (device, inode), never by a path looked up
+    again, and every read is checked against the folder's fingerprint before and after it
     (:func:`~unmute_server.characters.pack.read_pack_whole`), so a registry never mixes two
     versions of a pack's files.
 
@@ -202,6 +220,8 @@ class RegistryCache:
 
     #: How many pack folders' fingerprints are remembered (oldest forgotten first).
     MAX_REMEMBERED = 1024
+    #: How many registries with no character are kept alive after their last use.
+    KEEP_EMPTY = 64
 
     def __init__(
         self,
@@ -209,14 +229,17 @@ class RegistryCache:
         *,
         fingerprints: bool = True,
         settle_ns: int | None = None,
+        builder: IsolatedBuilder | None = None,
     ) -> None:
         self.limits = limits
+        self.builder = builder
         self._settle_ns = settle_ns
         self._use_fingerprints = fingerprints
         self._lock = threading.Lock()
         self._registries: weakref.WeakValueDictionary[_CacheKey, CharacterRegistry] = (
             weakref.WeakValueDictionary()
         )
+        self._kept: OrderedDict[_CacheKey, CharacterRegistry] = OrderedDict()
         self._remembered: dict[Identity, _Remembered] = {}
         self._inflight: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[_FlightKey, asyncio.Task[CharacterRegistry]]
@@ -231,7 +254,7 @@ class RegistryCache:
             return CacheStats(self._hits, self._misses, self._parses)
 
     def live_registries(self) -> int:
-        """How many registries are alive (held by someone) right now."""
+        """How many registries are alive (held by someone, or kept by the cache) right now."""
         with self._lock:
             return len(self._registries)
 
@@ -241,17 +264,19 @@ class RegistryCache:
         ``pack`` is an open folder (from :func:`~unmute_server.characters.pack.resolve_pack`)
         or a path. A caller that is cancelled stops waiting, but the shared run goes on for
         the others. Raises :class:`~unmute_server.characters.pack.PackChangedError` when the
-        folder kept changing while it was read.
+        folder kept changing while it was read, and
+        :class:`~unmute_server.characters.build_worker.BuildStoppedError` when the builder is
+        stopped (shutdown) before the registry is built.
         """
         key = _flight_key(pack, pack_name)
         loop = asyncio.get_running_loop()
         inflight = self._inflight.setdefault(loop, {})
         task = inflight.get(key)
         if task is None:
-            # The run gets a descriptor of its own, closed by the thread when it is done: the
-            # caller may stop waiting and close its own while the run goes on.
+            # The run gets a descriptor of its own, closed when it is done: the caller may
+            # stop waiting and close its own while the run goes on.
             own: PackSource = pack.reopen() if isinstance(pack, OpenFolder) else pack
-            task = loop.create_task(asyncio.to_thread(self._load_owned, own, pack_name))
+            task = loop.create_task(self._load_owned(own, pack_name))
             inflight[key] = task
             task.add_done_callback(_forget_task(inflight, key))
         else:
@@ -259,12 +284,35 @@ class RegistryCache:
                 self._hits += 1
         return await asyncio.shield(task)
 
-    def _load_owned(self, pack: PackSource, pack_name: str) -> CharacterRegistry:
+    async def _load_owned(self, pack: PackSource, pack_name: str) -> CharacterRegistry:
+        builder = self.builder
         try:
-            return self.load_sync(pack, pack_name)
+            if builder is None:
+                return await asyncio.to_thread(self.load_sync, pack, pack_name)
+            read = await asyncio.to_thread(self._read, pack, pack_name)
         finally:
             if isinstance(pack, OpenFolder):
                 pack.close()
+        if isinstance(read, CharacterRegistry):
+            return read
+        key = (pack_name, read.content_key)
+        registry = self._lookup(key)
+        if registry is not None:
+            return registry
+        built = await builder.build(read, pack_name, self.limits)
+        registry = CharacterRegistry(
+            pack=pack_name,
+            content_key=read.content_key,
+            characters=built.characters if isinstance(built, BuiltPack) else (),
+            diagnostics=built.diagnostics,
+            total_files=built.total_files,
+        )
+        if isinstance(built, OverBudget) and not built.exceeded.repeatable:
+            # Says more about the machine at that moment than about the pack: not cached.
+            with self._lock:
+                self._parses += 1
+            return registry
+        return self._store(key, registry)
 
     def load_sync(self, pack: PackSource, pack_name: str) -> CharacterRegistry:
         """Load a pack in this thread: a hit if its bytes were loaded before.
@@ -272,26 +320,36 @@ class RegistryCache:
         An open folder is read through its descriptor (and left open); a path is opened
         once, here. A folder that cannot be opened loads as an empty registry (CHR406).
         """
+        read = self._read(pack, pack_name)
+        if isinstance(read, CharacterRegistry):
+            return read
+        key = (pack_name, read.content_key)
+        registry = self._lookup(key)
+        if registry is not None:
+            return registry
+        return self._store(key, build_registry(read, pack_name, self.limits))
+
+    def _read(self, pack: PackSource, pack_name: str) -> CharacterRegistry | PackSnapshot:
+        """The registry if the folder's fingerprint says it is loaded, else the pack's bytes."""
         if isinstance(pack, OpenFolder):
-            return self._load_folder(pack, pack_name)
+            return self._read_folder(pack, pack_name)
         try:
             folder = OpenFolder.open(pack)
         except OSError:
-            return self._registry_for(read_pack(pack, self.limits), pack_name)
+            return read_pack(pack, self.limits)
         with folder:
-            return self._load_folder(folder, pack_name)
+            return self._read_folder(folder, pack_name)
 
-    def _load_folder(self, folder: OpenFolder, pack_name: str) -> CharacterRegistry:
+    def _read_folder(self, folder: OpenFolder, pack_name: str) -> CharacterRegistry | PackSnapshot:
         if self._use_fingerprints:
             found = self._remembered_registry(folder, pack_name)
             if found is not None:
                 return found
         started_ns = time.time_ns()
         snapshot, fingerprint = read_pack_whole(folder, self.limits)
-        registry = self._registry_for(snapshot, pack_name)
         if self._use_fingerprints:
             self._remember(folder.identity, fingerprint, snapshot, started_ns)
-        return registry
+        return snapshot
 
     def _remembered_registry(self, folder: OpenFolder, pack_name: str) -> CharacterRegistry | None:
         with self._lock:
@@ -301,24 +359,40 @@ class RegistryCache:
         if pack_fingerprint(folder, self.limits) != remembered.fingerprint:
             return None
         with self._lock:
-            registry = self._registries.get((pack_name, remembered.content_key))
+            key = (pack_name, remembered.content_key)
+            registry = self._registries.get(key)
             if registry is not None:
                 self._hits += 1
+                self._touch(key)
         return registry
 
-    def _registry_for(self, snapshot: PackSnapshot, pack_name: str) -> CharacterRegistry:
-        key = (pack_name, snapshot.content_key)
+    def _lookup(self, key: _CacheKey) -> CharacterRegistry | None:
+        """The registry for ``key`` if one is alive (a hit), else ``None`` (a miss)."""
         with self._lock:
             registry = self._registries.get(key)
             if registry is not None:
                 self._hits += 1
+                self._touch(key)
                 return registry
             self._misses += 1
-        built = build_registry(snapshot, pack_name, self.limits)
+            return None
+
+    def _store(self, key: _CacheKey, built: CharacterRegistry) -> CharacterRegistry:
         with self._lock:
             self._parses += 1
             # Another thread may have built the same bytes meanwhile: keep one object.
-            return self._registries.setdefault(key, built)
+            registry = self._registries.setdefault(key, built)
+            if not registry:
+                self._kept[key] = registry
+                self._touch(key)
+                while len(self._kept) > self.KEEP_EMPTY:
+                    self._kept.popitem(last=False)
+            return registry
+
+    def _touch(self, key: _CacheKey) -> None:
+        """Mark a kept registry as just used (under the lock)."""
+        if key in self._kept:
+            self._kept.move_to_end(key)
 
     def _remember(
         self,
