@@ -208,3 +208,21 @@ async def _close_sessions(app: web.Application) -> None:
     await app[SESSIONS].close_all(
         WSCloseCode.GOING_AWAY, b"server shutdown", app[SETTINGS].shutdown_timeout
     )
+
+
+def app_runner(settings: Settings) -> web.AppRunner:
+    """The runner ``serve`` starts the application for ``settings`` with.
+
+    aiohttp has no timeout of its own for reading a request's headers, but its keep-alive
+    timer starts when a connection opens and closes it if no complete request has arrived by
+    then (and again after each answer on a kept-alive connection). ``header_timeout`` sets
+    it, so a client that trickles a partial request line holds its socket that long at most.
+    An upgraded WebSocket is not affected: the timer only closes a connection waiting for a
+    request.
+    """
+    return web.AppRunner(
+        create_app(settings),
+        handle_signals=False,
+        shutdown_timeout=settings.shutdown_timeout,
+        keepalive_timeout=settings.header_timeout,
+    )

@@ -35,8 +35,11 @@ class Settings:
     Limits exist so one client cannot cost the server more than its share: a message larger
     than ``max_message_bytes`` closes that connection (1009); more than ``max_sessions``
     open sessions are refused (1013); a session may reload ``reload_limit`` times per
-    ``reload_window_seconds``; a client that leaves more than ``outbox_limit`` events
-    unread is disconnected (1008). A pack that is not in the cache is built in a child
+    ``reload_window_seconds``; a client that leaves ``outbox_limit`` events or
+    ``outbox_limit_bytes`` bytes unread is disconnected (1008), and a closing connection
+    that has not finished within ``close_timeout`` seconds is aborted, so a client that
+    never reads cannot keep a socket open; a connection must send its request headers
+    within ``header_timeout`` seconds. A pack that is not in the cache is built in a child
     process that may use ``pack_build_cpu_seconds`` of CPU time and ``pack_build_memory_mib``
     of memory, at most ``max_concurrent_builds`` at once in the process (over its budget: error
     ``pack_too_costly``). ``ws_compression`` is off by default because an accepted
@@ -58,8 +61,11 @@ class Settings:
     reload_limit: int = 10
     reload_window_seconds: float = 10.0
     outbox_limit: int = 256
+    outbox_limit_bytes: int = 16 * MIB
     ws_compression: bool = False
     shutdown_timeout: float = 10.0
+    close_timeout: float = 10.0
+    header_timeout: float = 10.0
     pack_build_cpu_seconds: float = 5.0
     pack_build_memory_mib: int = 1024
     max_concurrent_builds: int = 1
@@ -80,12 +86,19 @@ class Settings:
             "max_sessions",
             "reload_limit",
             "outbox_limit",
+            "outbox_limit_bytes",
             "pack_build_memory_mib",
             "max_concurrent_builds",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1, not {getattr(self, name)}")
-        for name in ("heartbeat_seconds", "reload_window_seconds", "pack_build_cpu_seconds"):
+        for name in (
+            "heartbeat_seconds",
+            "reload_window_seconds",
+            "close_timeout",
+            "header_timeout",
+            "pack_build_cpu_seconds",
+        ):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise SettingsError(f"{name} must be a positive number of seconds, not {value}")
@@ -246,7 +259,7 @@ OPTIONS: tuple[Option, ...] = (
         "UNMUTE_MAX_MESSAGE_BYTES",
         "--max-message-bytes",
         _parse_int,
-        "largest WebSocket message accepted; a larger one closes that connection (1009)",
+        "largest WebSocket message accepted, in bytes; one byte more closes that connection (1009)",
     ),
     Option(
         "heartbeat_seconds",
@@ -284,6 +297,14 @@ OPTIONS: tuple[Option, ...] = (
         "events waiting to be sent to one client before it is disconnected as too slow (1008)",
     ),
     Option(
+        "outbox_limit_bytes",
+        "UNMUTE_OUTBOX_LIMIT_BYTES",
+        "--outbox-limit-bytes",
+        _parse_int,
+        "bytes waiting to be sent to one client (queued and in the socket's buffer) before it "
+        "is disconnected as too slow (1008)",
+    ),
+    Option(
         "ws_compression",
         "UNMUTE_WS_COMPRESSION",
         "--ws-compression",
@@ -296,6 +317,22 @@ OPTIONS: tuple[Option, ...] = (
         "--shutdown-timeout",
         _parse_float,
         "seconds to wait for sessions to close on shutdown before they are cut",
+    ),
+    Option(
+        "close_timeout",
+        "UNMUTE_CLOSE_TIMEOUT",
+        "--close-timeout",
+        _parse_float,
+        "seconds a closing connection may take to deliver what it holds and its close before "
+        "its socket is aborted (a client cut off as too slow, one that never answers a close)",
+    ),
+    Option(
+        "header_timeout",
+        "UNMUTE_HEADER_TIMEOUT",
+        "--header-timeout",
+        _parse_float,
+        "seconds a connection may take to send its request headers (from connecting, or from "
+        "its previous answer when kept alive) before it is closed",
     ),
     Option(
         "pack_build_cpu_seconds",

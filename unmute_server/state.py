@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from unmute_server import metrics
 from unmute_server.characters.folders import OpenFolder
 from unmute_server.characters.registry import CharacterRegistry, RegistryCache
 from unmute_server.llm import ChatBackend
@@ -24,41 +25,56 @@ from unmute_server.settings import Settings
 
 
 class SessionHub:
-    """The open session sockets of one application, so shutdown can close every one."""
+    """The open session sockets of one application, so shutdown can close every one.
+
+    Its size is what ``--max-sessions`` and ``/v1/health`` count, and what the
+    ``unmute_active_sessions`` gauge shows (summed over the applications of the process).
+    """
 
     __slots__ = ("_sockets", "closing_code")
 
     def __init__(self) -> None:
-        self._sockets: set[web.WebSocketResponse] = set()
+        #: Each open socket and its connection's transport (to cut it, see :meth:`close_all`).
+        self._sockets: dict[web.WebSocketResponse, asyncio.Transport] = {}
         #: The code :meth:`close_all` closes with, once it has been called.
         self.closing_code: int | None = None
 
     def __len__(self) -> int:
         return len(self._sockets)
 
-    def add(self, ws: web.WebSocketResponse) -> None:
-        self._sockets.add(ws)
+    def add(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
+        self._sockets[ws] = transport
+        metrics.ACTIVE_SESSIONS.inc()
 
-    def discard(self, ws: web.WebSocketResponse) -> None:
-        self._sockets.discard(ws)
+    def discard(self, ws: web.WebSocketResponse) -> bool:
+        """Forget ``ws``; ``False`` if it was not (or no longer) counted."""
+        if self._sockets.pop(ws, None) is None:
+            return False
+        metrics.ACTIVE_SESSIONS.dec()
+        return True
 
     async def close_all(self, code: int, message: bytes, wait_seconds: float) -> None:
         """Close every open socket with ``code``; cut the ones not closed within ``wait_seconds``.
 
         A socket whose close is cut ends with 1006 on the client's side: a client that does
-        not answer a close frame cannot hold shutdown up for longer than ``wait_seconds``.
+        not answer a close frame, or does not even read far enough to see it, cannot hold
+        shutdown up for longer than ``wait_seconds``. Cutting is aborting the transport, not
+        cancelling the close: a cancelled close leaves a socket with unsent bytes open (and
+        its handler waiting) for as long as the client does not read.
         """
         self.closing_code = code
         if not self._sockets:
             return
-        closes = [
-            asyncio.ensure_future(ws.close(code=code, message=message))
-            for ws in list(self._sockets)
-        ]
+        closes = {
+            asyncio.ensure_future(ws.close(code=code, message=message)): transport
+            for ws, transport in self._sockets.items()
+        }
         _done, pending = await asyncio.wait(closes, timeout=wait_seconds)
         for close in pending:
-            close.cancel()
+            closes[close].abort()
         if pending:
+            # An aborted connection wakes whatever its close waits for (a drain, the
+            # client's close frame), so these end at once.
             await asyncio.wait(pending)
         for close in closes:
             if not close.cancelled():

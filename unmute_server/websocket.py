@@ -63,16 +63,20 @@ from unmute_server.protocol import (
 )
 from unmute_server.session import ReloadBudget, Session
 from unmute_server.settings import Settings
-from unmute_server.state import LLM_BACKEND, PACKS, PROMPT_SOURCE, SESSIONS, SETTINGS, Packs
+from unmute_server.state import (
+    LLM_BACKEND,
+    PACKS,
+    PROMPT_SOURCE,
+    SESSIONS,
+    SETTINGS,
+    Packs,
+    SessionHub,
+)
 
 logger = logging.getLogger(__name__)
 
 #: The WebSocket subprotocol accepted when a client offers it (as OpenAI clients do).
 SUBPROTOCOLS: Final = ("realtime",)
-
-#: How long a close of a too-slow client may wait for its buffers to drain before the
-#: connection is cut.
-SLOW_CLIENT_CLOSE_SECONDS: Final = 5.0
 
 #: The name a client may use for the server's default pack, whatever that is called.
 DEFAULT_PACK_ALIAS: Final = "default"
@@ -97,12 +101,18 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
     settings = app[SETTINGS]
     hub = app[SESSIONS]
     ws = web.WebSocketResponse(
-        max_msg_size=settings.max_message_bytes,
+        # aiohttp refuses a message of max_msg_size bytes or more (uncompressed), so one
+        # more: --max-message-bytes is the largest message accepted.
+        max_msg_size=settings.max_message_bytes + 1,
         heartbeat=settings.heartbeat_seconds,
         protocols=SUBPROTOCOLS,
         compress=settings.ws_compression,
+        timeout=settings.close_timeout,
     )
     await ws.prepare(request)
+    transport = request.transport
+    if transport is None:  # the client left during the handshake
+        return ws
     if len(hub) >= settings.max_sessions:
         await _refuse_over_capacity(ws, settings.max_sessions)
         return ws
@@ -113,27 +123,17 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
         ReloadBudget(settings.reload_limit, settings.reload_window_seconds, loop.time()),
         prompt_source=app[PROMPT_SOURCE],
     )
-    connection = Connection(
+    outbox = Outbox(
         ws,
-        session,
-        Outbox(ws, settings.outbox_limit, request.transport),
-        settings,
-        packs,
-        backend=app[LLM_BACKEND].backend,
+        transport,
+        limit=settings.outbox_limit,
+        byte_limit=settings.outbox_limit_bytes,
+        grace=settings.close_timeout,
     )
-    hub.add(ws)
-    metrics.ACTIVE_SESSIONS.inc()
-    try:
-        await connection.run()
-    finally:
-        # Bookkeeping first and without a pause, so it happens even if cancelled below.
-        hub.discard(ws)
-        metrics.ACTIVE_SESSIONS.dec()
-        metrics.session_closed(connection.closed_with or hub.closing_code or ws.close_code)
-        try:
-            await connection.end()
-        finally:
-            await connection.outbox.abandon()
+    connection = Connection(
+        ws, session, outbox, settings, packs, hub=hub, backend=app[LLM_BACKEND].backend
+    )
+    await connection.serve()
     return ws
 
 
@@ -142,6 +142,18 @@ def _shorten(text: str | None, limit: int = 64) -> str | None:
     if text is None or len(text) <= limit:
         return text
     return text[:limit] + "..."
+
+
+def _longer_than(data: object, limit: int) -> bool:
+    """Whether a received message's data is over ``limit`` bytes (UTF-8 for text).
+
+    Text is encoded only when its length in characters cannot decide.
+    """
+    if isinstance(data, bytes):
+        return len(data) > limit
+    if not isinstance(data, str) or 4 * len(data) <= limit:
+        return False
+    return len(data) > limit or len(data.encode()) > limit
 
 
 def _close_code(message: WSMessage, chosen: int | None) -> int | None:
@@ -181,6 +193,7 @@ class Connection:
         "backend",
         "channel",
         "closed_with",
+        "hub",
         "outbox",
         "packs",
         "session",
@@ -196,6 +209,7 @@ class Connection:
         settings: Settings,
         packs: Packs,
         *,
+        hub: SessionHub,
         backend: ChatBackend | None = None,
     ) -> None:
         self.ws = ws
@@ -203,6 +217,8 @@ class Connection:
         self.outbox = outbox
         self.settings = settings
         self.packs = packs
+        #: The open sessions this one counts among until it ends or is cut off.
+        self.hub = hub
         self.backend = backend
         #: The session's conversation, made on its first conversation event.
         self.channel: ConversationChannel | None = None
@@ -211,11 +227,39 @@ class Connection:
         #: The close of a client found too slow, once one has started.
         self._cutoff: asyncio.Task[None] | None = None
 
+    async def serve(self) -> None:
+        """Count among the open sessions, run the receive loop, then clean up after it."""
+        outbox = self.outbox
+        self.hub.add(self.ws, outbox.transport)
+        try:
+            await self.run()
+        finally:
+            # Bookkeeping first and without a pause, so it happens even if cancelled below.
+            self.leave()
+            try:
+                await self.end()
+            finally:
+                outbox.release()
+
     async def run(self) -> None:
+        """Read and answer events until the connection closes or the client is cut off."""
         ws = self.ws
+        # aiohttp measures a decompressed message against max_msg_size with ">" rather
+        # than the ">=" it uses for the others: one byte more gets through, checked here.
+        limit = self.settings.max_message_bytes if ws.compress else None
         try:
             while True:
-                message = await ws.receive()
+                try:
+                    message = await ws.receive()
+                except ConnectionError:
+                    # Lost while answering a ping (a flood, then a reset): an ordinary end.
+                    logger.debug("peer lost while answering a ping", exc_info=True)
+                    self.closed_with = self.closed_with or WSCloseCode.ABNORMAL_CLOSURE
+                    return
+                if limit is not None and _longer_than(message.data, limit):
+                    self.closed_with = WSCloseCode.MESSAGE_TOO_BIG
+                    await ws.close(code=WSCloseCode.MESSAGE_TOO_BIG, message=b"message too big")
+                    return
                 if message.type is WSMsgType.TEXT:
                     await self._on_text(message.data)
                 elif message.type is WSMsgType.BINARY:
@@ -231,6 +275,16 @@ class Connection:
                     return
         except ClientTooSlowError:
             await asyncio.wait((self._cut_off(),))
+
+    def leave(self) -> None:
+        """Give up this session's place among the open ones (and count its close), once.
+
+        Called when the connection ends, and at once when the client is cut off as too slow:
+        its close may take up to ``--close-timeout`` seconds, but it no longer counts
+        against ``--max-sessions`` or in ``/v1/health``.
+        """
+        if self.hub.discard(self.ws):
+            metrics.session_closed(self.closed_with or self.hub.closing_code or self.ws.close_code)
 
     async def end(self) -> None:
         """After the receive loop: stop any response (closing its upstream request) and let
@@ -257,7 +311,11 @@ class Connection:
         loop: the close then wakes the loop, which ends the connection as usual.
         """
         if self._cutoff is None:
-            self._cutoff = asyncio.get_running_loop().create_task(self._close_too_slow())
+            self.closed_with = WSCloseCode.POLICY_VIOLATION
+            self.leave()
+            self._cutoff = asyncio.get_running_loop().create_task(
+                self.outbox.close(WSCloseCode.POLICY_VIOLATION, b"client too slow")
+            )
         return self._cutoff
 
     def _conversation(self) -> ConversationChannel:
@@ -266,13 +324,6 @@ class Connection:
             channel = ConversationChannel(self.backend, self._send, self.session.system_prompt)
             self.channel = channel
         return channel
-
-    async def _close_too_slow(self) -> None:
-        self.closed_with = WSCloseCode.POLICY_VIOLATION
-        await self.outbox.abandon()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(SLOW_CLIENT_CLOSE_SECONDS):
-                await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"client too slow")
 
     async def _on_text(self, data: str) -> None:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from tests.fake_llm import FakeLLM, start_fake_llm
-from unmute_server.app import create_app
+from unmute_server.app import app_runner, create_app
 from unmute_server.llm import LLMSettings
 from unmute_server.settings import Settings
 
@@ -71,6 +72,17 @@ def write_pack(root: Path, pack: str, names: Iterable[str], **files: str) -> Pat
     for file_name, text in files.items():
         (folder / file_name.replace("__", ".")).write_text(text, encoding="utf-8")
     return folder
+
+
+def write_heavy_pack(packs_root: Path) -> None:
+    """A pack ``heavy`` whose listing is about 400 KiB, so a few unread answers fill any
+    buffer."""
+    folder = packs_root / "heavy"
+    folder.mkdir()
+    for index in range(200):
+        name = f"Heavy{index:03d}"
+        text = character_toml(name, comment=f"{name} " + "words " * 330)
+        (folder / f"{name.lower()}.toml").write_text(text)
 
 
 DEFAULT_NAMES = ("Alice", "Bob")
@@ -262,6 +274,15 @@ async def until(condition: Callable[[], bool], what: str, *, polls: int = 3000) 
     raise AssertionError(f"gave up waiting: {what}")
 
 
+def conversation_tasks() -> list[asyncio.Task[Any]]:
+    """Response tasks still alive (the conversation names them ``conversation resp_...``)."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if task.get_name().startswith("conversation ") and not task.done()
+    ]
+
+
 # --------------------------------------------------------------------------- metrics
 
 
@@ -278,6 +299,11 @@ def sample_in(text: str, name: str, labels: dict[str, str] | None = None) -> flo
 # --------------------------------------------------------------------------- raw sockets
 
 
+#: A kernel socket buffer as on a slow link or under memory pressure: buffers fill sooner
+#: than with what loopback allows (tens of MB).
+SMALL_SOCKET_BUFFER = 64 * 1024
+
+
 class RawWebSocket:
     """A hand-made WebSocket client on a plain socket: it reads only when told to.
 
@@ -290,12 +316,26 @@ class RawWebSocket:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, host: str, port: int) -> RawWebSocket:
-        reader, writer = await asyncio.open_connection(host, port)
+    async def connect(
+        cls,
+        host: str,
+        port: int,
+        *,
+        path: str = "/v1/realtime",
+        receive_buffer: int | None = None,
+    ) -> RawWebSocket:
+        """Open the WebSocket; ``receive_buffer`` caps the kernel's receive buffer (bytes), as
+        on a slow link, instead of letting it grow to what loopback allows (tens of MB)."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, port))
+        reader, writer = await asyncio.open_connection(sock=sock)
         key = "dGhlIHNhbXBsZSBub25jZQ=="
         writer.write(
             (
-                "GET /v1/realtime HTTP/1.1\r\n"
+                f"GET {path} HTTP/1.1\r\n"
                 f"Host: {host}:{port}\r\n"
                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -306,9 +346,12 @@ class RawWebSocket:
         return cls(reader, writer)
 
     def send_text(self, text: str) -> None:
-        payload = text.encode()
+        self.send_frame(0x1, text.encode())
+
+    def send_frame(self, opcode: int, payload: bytes) -> None:
+        """One final, masked frame (``0x1`` text, ``0x9`` ping, ``0x8`` close...)."""
         mask = os.urandom(4)
-        header = bytearray([0x81])
+        header = bytearray([0x80 | opcode])
         if len(payload) < 126:
             header.append(0x80 | len(payload))
         elif len(payload) < 1 << 16:
@@ -317,7 +360,11 @@ class RawWebSocket:
         else:
             header.append(0x80 | 127)
             header += len(payload).to_bytes(8, "big")
-        masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+        size = len(payload)
+        key = (mask * (size // 4 + 1))[:size]
+        masked = (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(
+            size, "little"
+        )
         self.writer.write(bytes(header) + mask + masked)
 
     async def read_frame(self) -> tuple[int, bytes]:
@@ -332,6 +379,38 @@ class RawWebSocket:
 
     def abort(self) -> None:
         self.writer.transport.abort()
+
+
+@dataclass
+class Served:
+    """An application run as ``unmute-server serve`` runs it (:func:`app_runner`)."""
+
+    app: web.Application
+    port: int
+
+
+Serve = Callable[..., Awaitable[Served]]
+
+
+@pytest.fixture
+async def serve_app(settings: Settings) -> AsyncIterator[Serve]:
+    """Start applications with the production runner on loopback; cleaned up at the end.
+
+    Unlike aiohttp's test server, this runner does not cancel a handler whose client went
+    away (``handler_cancellation`` is off, as in ``serve``), and it has the header timeout.
+    """
+    runners: list[web.AppRunner] = []
+
+    async def start(**changes: Any) -> Served:
+        runner = app_runner(settings.replace(**changes))
+        runners.append(runner)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return Served(runner.app, runner.addresses[0][1])
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
 
 
 @pytest.fixture

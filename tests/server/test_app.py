@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.server.conftest import write_pack
+from tests.server.conftest import Serve, write_pack
 from unmute_server.app import StartupError, create_app, make_app
 from unmute_server.settings import Settings
 from unmute_server.state import PACKS, SETTINGS
@@ -92,3 +94,33 @@ async def test_make_app_reads_the_environment_for_gunicorn(
         assert list(app[PACKS].default) == ["Gus"]
     finally:
         await runner.cleanup()
+
+
+async def test_a_connection_that_never_finishes_its_headers_is_closed(serve_app: Serve) -> None:
+    served = await serve_app(header_timeout=0.5)
+    trickling = []
+    for _ in range(20):
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        writer.write(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        trickling.append((reader, writer))
+    try:
+        for reader, _writer in trickling:
+            # The server hangs up: end of stream, no answer.
+            assert await asyncio.wait_for(reader.read(), 30) == b""
+    finally:
+        for _reader, writer in trickling:
+            writer.close()
+
+
+async def test_the_header_timeout_leaves_requests_and_sessions_alone(serve_app: Serve) -> None:
+    served = await serve_app(header_timeout=0.3)
+    async with aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{served.port}"
+        ws = await http.ws_connect(f"{url}/v1/realtime")
+        await asyncio.sleep(1)  # past the header timeout: a session is not a pending request
+        await ws.send_str('{"type": "session.characters.list"}')
+        listed = await ws.receive(timeout=30)
+        assert json.loads(listed.data)["pack"] == "default"
+        async with http.get(f"{url}/v1/health") as response:
+            assert response.status == 200
+        await ws.close()

@@ -27,6 +27,7 @@ from tests.server.conftest import (
     Realtime,
     Server,
     character_toml,
+    conversation_tasks,
     sample_in,
     until,
     write_pack,
@@ -39,15 +40,6 @@ from unmute_server.state import LLM_BACKEND, SESSIONS
 
 def streamed_text(events: list[Json]) -> str:
     return "".join(event["delta"] for event in events if event["type"] == "response.text.delta")
-
-
-def conversation_tasks() -> list[asyncio.Task[Any]]:
-    """Response tasks still alive (the conversation names them ``conversation resp_...``)."""
-    return [
-        task
-        for task in asyncio.all_tasks()
-        if task.get_name().startswith("conversation ") and not task.done()
-    ]
 
 
 async def ask(client: Realtime, text: str) -> list[Json]:

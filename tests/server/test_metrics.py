@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.server.conftest import Server, sample_in, until
 from unmute_server.characters.diagnostics import CODES
 from unmute_server.characters.pack import resolve_pack
-from unmute_server.metrics import RELOAD_OUTCOMES
+from unmute_server.metrics import CLOSE_CODES, RELOAD_OUTCOMES
 from unmute_server.protocol import CLIENT_EVENT_TYPES
 from unmute_server.state import PACKS, SESSIONS
 
@@ -99,10 +99,16 @@ async def test_every_label_value_is_from_a_fixed_table(server: Server) -> None:
     client = await server.connect()
     await client.send_raw('{"type": "made.up.%s"}' % ("x" * 50))
     await client.receive()
+    # Close codes a client chooses (any from 3000 to 4999 is legal) count as "other".
+    for code in (4321, 3000):
+        closing = await server.connect()
+        await closing.ws.close(code=code)
+    await until(lambda: len(server.app[SESSIONS]) == 1, "the closed sessions to end")
     allowed = {
         "unmute_events_received": ("type", {*CLIENT_EVENT_TYPES, "unknown"}),
         "unmute_reload_duration_seconds": ("outcome", set(RELOAD_OUTCOMES)),
         "unmute_load_diagnostics": ("code", set(CODES)),
+        "unmute_websocket_closes": ("code", {*CLOSE_CODES.values(), "other"}),
     }
     families = {f.name: f for f in text_string_to_metric_families(await server.metrics())}
     for name, (label, values) in allowed.items():

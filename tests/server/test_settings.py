@@ -20,6 +20,8 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.max_sessions == 10_000
     assert (settings.reload_limit, settings.reload_window_seconds) == (10, 10)
     assert settings.outbox_limit == 256
+    assert settings.outbox_limit_bytes == 16 * 1024 * 1024
+    assert (settings.close_timeout, settings.header_timeout) == (10, 10)
     assert settings.ws_compression is False
     assert (settings.timezone, settings.language, settings.news_file) == ("UTC", "en", None)
 
@@ -36,11 +38,14 @@ def test_every_variable_is_read() -> None:
         "UNMUTE_RELOAD_LIMIT": "4",
         "UNMUTE_RELOAD_WINDOW_SECONDS": "60",
         "UNMUTE_OUTBOX_LIMIT": "16",
+        "UNMUTE_OUTBOX_LIMIT_BYTES": "65536",
         "UNMUTE_WS_COMPRESSION": "yes",
         "UNMUTE_SHUTDOWN_TIMEOUT": "0",
         "UNMUTE_PACK_BUILD_CPU_SECONDS": "0.5",
         "UNMUTE_PACK_BUILD_MEMORY_MIB": "256",
         "UNMUTE_MAX_CONCURRENT_BUILDS": "2",
+        "UNMUTE_CLOSE_TIMEOUT": "2.5",
+        "UNMUTE_HEADER_TIMEOUT": "4",
         "UNMUTE_TIMEZONE": "Europe/Paris",
         "UNMUTE_LANGUAGE": "en/fr",
         "UNMUTE_NEWS_FILE": "/srv/news.txt",
@@ -58,11 +63,14 @@ def test_every_variable_is_read() -> None:
         reload_limit=4,
         reload_window_seconds=60,
         outbox_limit=16,
+        outbox_limit_bytes=65536,
         ws_compression=True,
         shutdown_timeout=0,
         pack_build_cpu_seconds=0.5,
         pack_build_memory_mib=256,
         max_concurrent_builds=2,
+        close_timeout=2.5,
+        header_timeout=4,
         timezone="Europe/Paris",
         language="en/fr",
         news_file=Path("/srv/news.txt"),
@@ -93,6 +101,9 @@ def test_empty_variables_are_ignored() -> None:
         ({"UNMUTE_PACK_BUILD_CPU_SECONDS": "0"}, "pack_build_cpu_seconds must be a positive"),
         ({"UNMUTE_PACK_BUILD_MEMORY_MIB": "0"}, "pack_build_memory_mib must be at least 1"),
         ({"UNMUTE_MAX_CONCURRENT_BUILDS": "0"}, "max_concurrent_builds must be at least 1"),
+        ({"UNMUTE_OUTBOX_LIMIT_BYTES": "0"}, "outbox_limit_bytes must be at least 1"),
+        ({"UNMUTE_CLOSE_TIMEOUT": "0"}, "close_timeout must be a positive"),
+        ({"UNMUTE_HEADER_TIMEOUT": "inf"}, "UNMUTE_HEADER_TIMEOUT='inf'"),
         ({"UNMUTE_TIMEZONE": "Mars/Olympus"}, "timezone 'Mars/Olympus' is not an IANA"),
         ({"UNMUTE_TIMEZONE": "../../etc/passwd"}, "is not an IANA time zone"),
         ({"UNMUTE_LANGUAGE": "english"}, "language must be a code such as 'en'"),

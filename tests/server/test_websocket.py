@@ -8,10 +8,13 @@ import logging
 import random
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
+from aiohttp import web
 from prometheus_client import generate_latest
+from pytest_aiohttp import AiohttpClient
 
 from tests.server.conftest import (
     DEFAULT_NAMES,
@@ -21,15 +24,23 @@ from tests.server.conftest import (
     MakeTestServer,
     RawWebSocket,
     Realtime,
+    Serve,
     Server,
     character_toml,
     sample_in,
     until,
     write_pack,
 )
+from unmute_server.characters.folders import OpenFolder
 from unmute_server.characters.pack import load_pack
-from unmute_server.session import Session
-from unmute_server.state import PACKS, SESSIONS
+from unmute_server.characters.registry import RegistryCache
+from unmute_server.metrics import CacheMetrics
+from unmute_server.news import NewsFeed
+from unmute_server.outbox import Outbox
+from unmute_server.prompt_source import PromptSource
+from unmute_server.session import ReloadBudget, Session
+from unmute_server.settings import Settings
+from unmute_server.state import PACKS, SESSIONS, Packs, SessionHub
 from unmute_server.websocket import Connection
 
 
@@ -551,6 +562,30 @@ async def test_oversized_frame_closes_only_that_connection_with_1009(
     assert (await fine.receive())["type"] == "session.characters.listed"
 
 
+def padded_list_event(size: int) -> str:
+    """A ``session.characters.list`` event of exactly ``size`` bytes."""
+    head, tail = '{"type": "session.characters.list", "pad": "', '"}'
+    return head + "x" * (size - len(head) - len(tail)) + tail
+
+
+@pytest.mark.parametrize("compress", [0, 15], ids=["plain", "deflate"])
+async def test_max_message_bytes_is_the_largest_message_accepted(
+    make_server: MakeServer, compress: int
+) -> None:
+    limit = 2048
+    server = await make_server(max_message_bytes=limit, ws_compression=bool(compress))
+    fits = await server.connect(compress=compress)
+    assert fits.ws.compress == compress
+    await fits.send_raw(padded_list_event(limit))
+    assert (await fits.receive())["type"] == "session.characters.listed"
+    over = await server.connect(compress=compress)
+    await over.send_raw(padded_list_event(limit + 1))
+    closed = await over.close_message()
+    assert closed.type is aiohttp.WSMsgType.CLOSE
+    assert closed.data == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+    assert names(await fits.list()) == list(DEFAULT_NAMES)
+
+
 # --------------------------------------------------------------------------- ends
 
 
@@ -653,3 +688,78 @@ async def test_a_thousand_sessions_later_nothing_is_left_alive(server: Server) -
     assert cache.live_registries() == baseline == 1
     health = await server.get_json("/v1/health")
     assert health["sessions"] == 0
+
+
+async def test_a_ping_flood_then_a_reset_is_logged_at_debug_at_most(
+    serve_app: Serve, raw_sockets: list[RawWebSocket], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    served = await serve_app()
+    for _ in range(5):
+        raw = await RawWebSocket.connect("127.0.0.1", served.port, receive_buffer=16 * 1024)
+        raw_sockets.append(raw)
+        await until(lambda: len(served.app[SESSIONS]) == 1, "the session to open")
+        # Pings it never reads the pongs of, so the pongs pile up; then it resets.
+        for _ in range(20_000):
+            raw.send_frame(0x9, b"p" * 125)
+        await raw.writer.drain()
+        raw.abort()
+        await until(lambda: len(served.app[SESSIONS]) == 0, "the session to end")
+    loud = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert loud == []
+
+
+async def test_a_handler_bug_is_answered_internal_error_and_the_session_carries_on(
+    aiohttp_client: AiohttpClient,
+    settings: Settings,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A real connection on a real socket, whose prompt source reads news through a clock
+    # that fails after its first reading: a bug in a collaborator, met while rendering a
+    # character's prompt.
+    news_file = tmp_path / "news.txt"
+    news_file.write_text("Tides are high today\n", encoding="utf-8")
+    readings = [0.0]
+
+    def failing_clock() -> float:
+        if readings:
+            return readings.pop()
+        raise OSError("the clock is gone")
+
+    prompt_source = PromptSource(ZoneInfo("UTC"), news=NewsFeed(news_file, clock=failing_clock))
+    cache = RegistryCache()
+    default = cache.load_sync(settings.packs_root / "default", "default")
+    root = OpenFolder.open(settings.packs_root)
+    packs = Packs(root, "default", cache, default, CacheMetrics(cache))
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        assert request.transport is not None
+        session = Session(default, ReloadBudget(10, 10.0, 0.0), prompt_source=prompt_source)
+        outbox = Outbox(ws, request.transport, limit=256, byte_limit=1 << 24, grace=10.0)
+        await Connection(ws, session, outbox, settings, packs, hub=SessionHub()).serve()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/v1/realtime", handler)
+    client = Realtime(await (await aiohttp_client(app)).ws_connect("/v1/realtime"))
+    try:
+        await client.send(
+            {"type": "session.update", "event_id": "evt_1", "session": {"voice": "Alice"}}
+        )
+        failed = await client.receive()
+        assert failed["type"] == "error"
+        assert failed["error"]["type"] == "server_error"
+        assert failed["error"]["code"] == "internal_error"
+        assert failed["error"]["event_id"] == "evt_1"
+        assert "handling session.update failed" in caplog.text
+        # The session carries on, unchanged by the failed update.
+        assert names(await client.list()) == list(DEFAULT_NAMES)
+        updated = await client.update(instructions="Be brief.")
+        assert updated["session"]["voice"] is None
+        assert updated["session"]["instructions"] == "Be brief."
+    finally:
+        packs.cache_metrics.close()
+        root.close()

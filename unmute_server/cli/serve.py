@@ -122,11 +122,9 @@ async def serve(settings: Settings) -> None:
     """
     from aiohttp import web
 
-    from unmute_server.app import create_app
+    from unmute_server.app import app_runner
 
-    runner = web.AppRunner(
-        create_app(settings), handle_signals=False, shutdown_timeout=settings.shutdown_timeout
-    )
+    runner = app_runner(settings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     try:
