@@ -7,7 +7,7 @@ import json
 import pytest
 
 from unmute_server.characters.diagnostics import Diagnostic
-from unmute_server.lint_report import (
+from unmute_server.cli.lint_report import (
     LintSummary,
     escape_data,
     escape_property,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from unmute_server.news import (
+from unmute_server.conversation.news import (
     MAX_HEADLINE_CHARS,
     MAX_NEWS_FILE_BYTES,
     NewsFeed,
@@ -101,7 +101,7 @@ def test_a_file_that_turns_bad_keeps_the_last_good_headlines_and_says_why_once(
     feed = NewsFeed(path, check_interval=1.0, clock=clock)
 
     _rewrite(path, "y" * (MAX_HEADLINE_CHARS + 5))
-    with caplog.at_level(logging.WARNING, logger="unmute_server.news"):
+    with caplog.at_level(logging.WARNING, logger="unmute_server.conversation.news"):
         for _ in range(3):
             clock.now += 1.5
             assert feed.headlines() == ("good",)

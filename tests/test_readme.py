@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-import unmute_server.metrics  # noqa: F401  (registers the metrics this test reads)
+import unmute_server.server.metrics  # noqa: F401  (registers the metrics this test reads)
 from unmute_server.characters.diagnostics import CODES, Code
 from unmute_server.characters.model import TEMPLATE_PLACEHOLDERS
-from unmute_server.protocol import CLIENT_EVENT_TYPES, ErrorCode
-from unmute_server.settings import LLM_OPTIONS, OPTIONS, LLMOption, Option
+from unmute_server.protocol.events import CLIENT_EVENT_TYPES, ErrorCode
+from unmute_server.server.settings import LLM_OPTIONS, OPTIONS, LLMOption, Option
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from unmute_server.characters.model import Character
-from unmute_server.protocol import ClientEvent, ServerEvent
+from unmute_server.protocol.events import ClientEvent, ServerEvent
 
 #: JSON Schema dialect of every generated file (pydantic emits draft 2020-12).
 DIALECT = "https://json-schema.org/draft/2020-12/schema"

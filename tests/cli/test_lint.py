@@ -462,7 +462,7 @@ def test_lint_starts_without_the_server_or_the_network_stack() -> None:
         "import sys\n"
         "from unmute_server.cli import main\n"
         "code = main(['lint', 'character_packs/default/'])\n"
-        "heavy = ('aiohttp', 'openai', 'unmute_server.app')\n"
+        "heavy = ('aiohttp', 'openai', 'unmute_server.server.app')\n"
         "print(code, sorted(name for name in heavy if name in sys.modules))\n"
     )
     completed = subprocess.run(

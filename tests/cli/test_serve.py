@@ -16,7 +16,7 @@ import tomli_w
 
 from unmute_server.cli import build_parser
 from unmute_server.cli.serve import build_settings
-from unmute_server.settings import SettingsError
+from unmute_server.server.settings import SettingsError
 
 
 def test_flags_win_over_environment_which_wins_over_defaults() -> None:

@@ -25,7 +25,7 @@ from tests.fake_llm import (
     StreamReply,
     start_fake_llm,
 )
-from unmute_server.conversation import (
+from unmute_server.conversation.conversation import (
     Conversation,
     ConversationRecord,
     DuplicateItemId,

@@ -14,10 +14,10 @@ import pytest
 import tomli_w
 from pytest_aiohttp import AiohttpServer
 
-from unmute_server.app import create_app
 from unmute_server.loadtest.runner import LoadConfig, Scenario, run_load
 from unmute_server.loadtest.target import TargetError
-from unmute_server.settings import Settings
+from unmute_server.server.app import create_app
+from unmute_server.server.settings import Settings
 
 Serve = Callable[..., Awaitable[str]]
 

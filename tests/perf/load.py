@@ -31,7 +31,7 @@ from tests.perf.servers import (
 )
 from tests.perf.synthetic import write_pack
 from unmute_server.characters.pack import load_pack
-from unmute_server.protocol import CharactersListed, CharacterSummary, encode
+from unmute_server.protocol.events import CharactersListed, CharacterSummary, encode
 
 KIB = 1024
 MIB = 1024 * 1024

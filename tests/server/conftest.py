@@ -27,9 +27,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from tests.fake_llm import FakeLLM, start_fake_llm
-from unmute_server.app import app_runner, create_app
 from unmute_server.llm import LLMSettings
-from unmute_server.settings import Settings
+from unmute_server.server.app import app_runner, create_app
+from unmute_server.server.settings import Settings
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 

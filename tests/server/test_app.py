@@ -12,9 +12,9 @@ import pytest
 from aiohttp import web
 
 from tests.server.conftest import Serve, write_pack
-from unmute_server.app import StartupError, create_app, make_app
-from unmute_server.settings import Settings
-from unmute_server.state import PACKS, SETTINGS
+from unmute_server.server.app import StartupError, create_app, make_app
+from unmute_server.server.settings import Settings
+from unmute_server.server.state import PACKS, SETTINGS
 
 
 async def start(settings: Settings) -> web.AppRunner:
@@ -55,7 +55,7 @@ async def test_missing_packs_root_stops_start_up(settings: Settings, tmp_path: P
 async def test_default_pack_problems_are_logged_at_start_up(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="unmute_server.app")
+    caplog.set_level(logging.WARNING, logger="unmute_server.server.app")
     runner = await start(settings.replace(default_pack="broken"))
     try:
         assert runner.app[PACKS].default.pack == "broken"

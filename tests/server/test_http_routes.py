@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.server.conftest import MakeServer, Server, until
 from unmute_server.llm import LLMSettings
-from unmute_server.state import PACKS, SESSIONS
+from unmute_server.server.state import PACKS, SESSIONS
 
 BUNDLED_PACKS = Path(__file__).resolve().parents[2] / "character_packs"
 

@@ -6,8 +6,8 @@ import json
 import re
 
 from tests.server.test_session import character, registry
-from unmute_server.protocol import SERVER_EVENTS, CharactersListed, encode, new_event_id
-from unmute_server.websocket import listing, listing_frame
+from unmute_server.protocol.events import SERVER_EVENTS, CharactersListed, encode, new_event_id
+from unmute_server.server.websocket import listing, listing_frame
 
 
 def test_the_reused_frame_is_the_encoding_of_the_listing_with_its_id() -> None:

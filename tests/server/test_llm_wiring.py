@@ -32,10 +32,10 @@ from tests.server.conftest import (
     until,
     write_pack,
 )
-from unmute_server.conversation import Conversation
+from unmute_server.conversation.conversation import Conversation
 from unmute_server.llm import LLMSettings
 from unmute_server.llm.openai_backend import OpenAICompatibleBackend
-from unmute_server.state import LLM_BACKEND, SESSIONS
+from unmute_server.server.state import LLM_BACKEND, SESSIONS
 
 
 def streamed_text(events: list[Json]) -> str:

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from tests.server.conftest import Server, sample_in, until
-from unmute_server.loop_lag import monitor_loop_lag
+from unmute_server.server.loop_lag import monitor_loop_lag
 
 
 async def test_a_blocked_loop_shows_up_as_lag_at_least_as_long_as_the_block() -> None:

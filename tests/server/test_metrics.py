@@ -11,9 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.server.conftest import Server, sample_in, until
 from unmute_server.characters.diagnostics import CODES
 from unmute_server.characters.pack import resolve_pack
-from unmute_server.metrics import CLOSE_CODES, RELOAD_OUTCOMES
-from unmute_server.protocol import CLIENT_EVENT_TYPES
-from unmute_server.state import PACKS, SESSIONS
+from unmute_server.protocol.events import CLIENT_EVENT_TYPES
+from unmute_server.server.metrics import CLOSE_CODES, RELOAD_OUTCOMES
+from unmute_server.server.state import PACKS, SESSIONS
 
 
 def delta(before: str, after: str, name: str, **labels: str) -> float:

@@ -31,8 +31,8 @@ from tests.server.conftest import (
     write_heavy_pack,
 )
 from unmute_server.llm import LLMSettings
-from unmute_server.outbox import Outbox
-from unmute_server.state import SESSIONS
+from unmute_server.server.outbox import Outbox
+from unmute_server.server.state import SESSIONS
 
 REQUESTS = 200
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.characters.costly_packs import write_costly_pack
 from tests.server.conftest import DEFAULT_NAMES, MakeServer, sample_in, write_pack
-from unmute_server.state import PACKS
+from unmute_server.server.state import PACKS
 
 IN_PROGRESS = "unmute_pack_builds_in_progress"
 OVER_BUDGET = "unmute_pack_builds_over_budget_total"

@@ -11,11 +11,11 @@ import tomli_w
 from aiohttp import web
 
 from tests.server.conftest import MakeServer
-from unmute_server.app import StartupError, create_app
 from unmute_server.characters.model import TEMPLATE_PLACEHOLDERS
-from unmute_server.news import NewsFeed
-from unmute_server.prompt_source import PromptSource
-from unmute_server.settings import Settings
+from unmute_server.conversation.news import NewsFeed
+from unmute_server.conversation.prompt_source import PromptSource
+from unmute_server.server.app import StartupError, create_app
+from unmute_server.server.settings import Settings
 
 
 def _character(name: str, instructions: dict[str, str]) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.server.conftest import CLIENT_SCHEMA, SERVER_SCHEMA
 from unmute_server.llm import LLMErrorCode
-from unmute_server.protocol import (
+from unmute_server.protocol.events import (
     CharactersList,
     CharactersReload,
     ConversationItemCreate,

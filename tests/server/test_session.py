@@ -8,7 +8,7 @@ import pytest
 
 from unmute_server.characters.model import Character
 from unmute_server.characters.registry import CharacterRegistry
-from unmute_server.session import ReloadBudget, Session
+from unmute_server.server.session import ReloadBudget, Session
 
 
 def character(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from unmute_server.llm import LLMSettings
-from unmute_server.settings import OPTIONS, Settings, SettingsError, parse_bool
+from unmute_server.server.settings import OPTIONS, Settings, SettingsError, parse_bool
 
 
 def test_defaults_are_the_documented_ones() -> None:

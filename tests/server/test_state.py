@@ -16,7 +16,7 @@ from tests.server.conftest import (
     until,
     write_heavy_pack,
 )
-from unmute_server.state import SESSIONS
+from unmute_server.server.state import SESSIONS
 
 
 async def test_shutdown_sends_1001_to_every_client_even_one_that_never_answers(

@@ -34,14 +34,14 @@ from tests.server.conftest import (
 from unmute_server.characters.folders import OpenFolder
 from unmute_server.characters.pack import load_pack
 from unmute_server.characters.registry import RegistryCache
-from unmute_server.metrics import CacheMetrics
-from unmute_server.news import NewsFeed
-from unmute_server.outbox import Outbox
-from unmute_server.prompt_source import PromptSource
-from unmute_server.session import ReloadBudget, Session
-from unmute_server.settings import Settings
-from unmute_server.state import PACKS, SESSIONS, Packs, SessionHub
-from unmute_server.websocket import Connection
+from unmute_server.conversation.news import NewsFeed
+from unmute_server.conversation.prompt_source import PromptSource
+from unmute_server.server.metrics import CacheMetrics
+from unmute_server.server.outbox import Outbox
+from unmute_server.server.session import ReloadBudget, Session
+from unmute_server.server.settings import Settings
+from unmute_server.server.state import PACKS, SESSIONS, Packs, SessionHub
+from unmute_server.server.websocket import Connection
 
 
 def names(event: dict[str, object]) -> list[str]:

@@ -26,7 +26,7 @@ from unmute_server.characters.charfile import CHARACTER_SUFFIXES, parse_characte
 from unmute_server.characters.diagnostics import Diagnostic
 from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
 from unmute_server.characters.pack import PACK_PATH, build_registry, file_too_large, read_pack
-from unmute_server.lint_report import (
+from unmute_server.cli.lint_report import (
     FORMATS,
     LintSummary,
     format_github,

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from unmute_server.settings import LLM_OPTIONS, OPTIONS, Settings, SettingsError
+from unmute_server.server.settings import LLM_OPTIONS, OPTIONS, Settings, SettingsError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     )
     # The server is imported when it is run: every other command (lint in a pre-commit
     # hook above all) starts without paying for aiohttp and the application.
-    from unmute_server.app import StartupError
+    from unmute_server.server.app import StartupError
 
     try:
         asyncio.run(serve(settings))
@@ -122,7 +122,7 @@ async def serve(settings: Settings) -> None:
     """
     from aiohttp import web
 
-    from unmute_server.app import app_runner
+    from unmute_server.server.app import app_runner
 
     runner = app_runner(settings)
     loop = asyncio.get_running_loop()

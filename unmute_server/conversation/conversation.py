@@ -22,7 +22,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Literal
 
-from .llm import ChatBackend, ChatMessage, LLMError, LLMErrorCode
+from unmute_server.llm import ChatBackend, ChatMessage, LLMError, LLMErrorCode
 
 logger = logging.getLogger(__name__)
 

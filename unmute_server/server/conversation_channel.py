@@ -3,11 +3,12 @@
 The WebSocket handler gives each session one :class:`ConversationChannel`, made on the
 session's first conversation event (an idle session, or one that only browses characters,
 pays nothing for it). The channel turns ``conversation.item.create``, ``response.create`` and
-``response.cancel`` into calls on its :class:`~unmute_server.conversation.Conversation`, and
-the records the conversation reports into OpenAI Realtime (beta) events. It sends through the
-one callable it is given, the connection's bounded writer: when that raises
-:class:`~unmute_server.conversation.EmitStopped` (the client is too slow and is being cut
-off) a streaming response stops at once and closes its upstream request.
+``response.cancel`` into calls on its
+:class:`~unmute_server.conversation.conversation.Conversation`, and the records the
+conversation reports into OpenAI Realtime (beta) events. It sends through the one callable it
+is given, the connection's bounded writer: when that raises
+:class:`~unmute_server.conversation.conversation.EmitStopped` (the client is too slow and is
+being cut off) a streaming response stops at once and closes its upstream request.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import Final
 
-from unmute_server import metrics
-from unmute_server.conversation import (
+from unmute_server.conversation.conversation import (
     Conversation,
     ConversationRecord,
     DuplicateItemId,
@@ -29,7 +29,7 @@ from unmute_server.conversation import (
     TextDone,
 )
 from unmute_server.llm import ChatBackend, LLMError
-from unmute_server.protocol import (
+from unmute_server.protocol.events import (
     AnyServerEvent,
     ContentPart,
     ConversationItem,
@@ -47,6 +47,7 @@ from unmute_server.protocol import (
     ResponseTextDone,
     error_event,
 )
+from unmute_server.server import metrics
 
 Send = Callable[[AnyServerEvent], None]
 """Queues one event for the client; raises ``EmitStopped`` when the client is too far behind."""

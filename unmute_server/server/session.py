@@ -17,7 +17,7 @@ import secrets
 from unmute_server.characters.model import Character
 from unmute_server.characters.prompts import render_system_prompt
 from unmute_server.characters.registry import CharacterRegistry
-from unmute_server.prompt_source import DEFAULT_PROMPT_SOURCE, PromptSource
+from unmute_server.conversation.prompt_source import DEFAULT_PROMPT_SOURCE, PromptSource
 
 
 class ReloadBudget:

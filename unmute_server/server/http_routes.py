@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from unmute_server.characters.model import Character
-from unmute_server.state import PACKS, SESSIONS, SETTINGS
+from unmute_server.server.state import PACKS, SESSIONS, SETTINGS
 
 
 async def health(request: web.Request) -> web.Response:

@@ -1,7 +1,7 @@
 """The server's one typed configuration object, and how it is built from the environment.
 
 ``Settings`` is built once (by ``unmute-server serve`` from flags over environment, or by a
-test from keyword arguments) and passed to :func:`unmute_server.app.create_app`; no other
+test from keyword arguments) and passed to :func:`unmute_server.server.app.create_app`; no other
 module reads ``os.environ``. One table, :data:`OPTIONS`, names every setting's environment
 variable, flag and parser, so the CLI, :meth:`Settings.from_environment` and the README table
 cannot drift apart.

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from unmute_server import metrics
 from unmute_server.characters.folders import OpenFolder
 from unmute_server.characters.registry import CharacterRegistry, RegistryCache
+from unmute_server.conversation.prompt_source import PromptSource
 from unmute_server.llm import ChatBackend
-from unmute_server.metrics import CacheMetrics
-from unmute_server.prompt_source import PromptSource
-from unmute_server.settings import Settings
+from unmute_server.server import metrics
+from unmute_server.server.metrics import CacheMetrics
+from unmute_server.server.settings import Settings
 
 
 class SessionHub:

@@ -18,7 +18,7 @@ from unmute_server.characters.build_worker import BudgetExceeded, BuildFinished,
 from unmute_server.characters.diagnostics import CODES, Diagnostic
 from unmute_server.characters.registry import CacheStats, RegistryCache
 from unmute_server.llm import LLMErrorCode
-from unmute_server.protocol import CLIENT_EVENT_TYPES
+from unmute_server.protocol.events import CLIENT_EVENT_TYPES
 
 #: ``outcome`` of a reload: swapped in clean, swapped in with diagnostics, kept the old pack
 #: because of ``strict``, kept it because nothing loaded, no such pack, refused (bad name,

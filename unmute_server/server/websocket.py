@@ -5,11 +5,11 @@ event is answered before the next one is read, so ``reload`` then ``list`` alway
 new pack and two reloads end on the second. The work that can take time runs through the
 shared :class:`RegistryCache`: reading a pack in a worker thread, parsing it in a child process
 within a budget, so the event loop and every other session carry on meanwhile. Answers go out
-through the connection's :class:`~unmute_server.outbox.Outbox`, so a client that stops reading
-cannot stall the loop.
+through the connection's :class:`~unmute_server.server.outbox.Outbox`, so a client that stops
+reading cannot stall the loop.
 
 Conversation events go to the session's
-:class:`~unmute_server.conversation_events.ConversationChannel`, made on the first one. A
+:class:`~unmute_server.server.conversation_channel.ConversationChannel`, made on the first one. A
 response streams from its own task, through the same outbox; the session's system prompt is
 handed to the conversation whenever it changes (``session.update``, a reload). A client too
 slow for the stream is cut off exactly as one too slow for answers (close 1008), and when the
@@ -27,7 +27,6 @@ from typing import Final
 
 from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
 
-from unmute_server import metrics
 from unmute_server.characters.build_worker import BuildStoppedError
 from unmute_server.characters.pack import (
     PackChangedError,
@@ -36,11 +35,9 @@ from unmute_server.characters.pack import (
     resolve_pack,
 )
 from unmute_server.characters.registry import CharacterRegistry
-from unmute_server.conversation import EmitStopped
-from unmute_server.conversation_events import ConversationChannel
+from unmute_server.conversation.conversation import EmitStopped
 from unmute_server.llm import ChatBackend
-from unmute_server.outbox import Outbox
-from unmute_server.protocol import (
+from unmute_server.protocol.events import (
     AnyServerEvent,
     CharactersList,
     CharactersListed,
@@ -61,9 +58,12 @@ from unmute_server.protocol import (
     new_event_id,
     parse_client_event,
 )
-from unmute_server.session import ReloadBudget, Session
-from unmute_server.settings import Settings
-from unmute_server.state import (
+from unmute_server.server import metrics
+from unmute_server.server.conversation_channel import ConversationChannel
+from unmute_server.server.outbox import Outbox
+from unmute_server.server.session import ReloadBudget, Session
+from unmute_server.server.settings import Settings
+from unmute_server.server.state import (
     LLM_BACKEND,
     PACKS,
     PROMPT_SOURCE,

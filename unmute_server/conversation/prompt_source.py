@@ -14,7 +14,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from unmute_server.characters.prompts import PromptContext
-from unmute_server.news import NewsFeed
+from unmute_server.conversation.news import NewsFeed
 
 
 @dataclass(frozen=True, slots=True)

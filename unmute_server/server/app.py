@@ -13,7 +13,7 @@ open session is closed with 1001 (going away) before aiohttp waits for handlers 
 
 For several worker processes under gunicorn, point it at :func:`make_app`::
 
-    gunicorn 'unmute_server.app:make_app' --worker-class aiohttp.GunicornWebWorker
+    gunicorn 'unmute_server.server.app:make_app' --worker-class aiohttp.GunicornWebWorker
 
 Each worker has its own cache and sessions; a session lives on one worker for its whole
 life (one WebSocket connection), so nothing needs sharing between them.
@@ -29,17 +29,17 @@ from collections.abc import AsyncIterator
 from aiohttp import WSCloseCode, web
 from prometheus_async.aio.web import server_stats
 
-from unmute_server import metrics
 from unmute_server.characters.build_worker import BuildBudget, IsolatedBuilder
 from unmute_server.characters.folders import OpenFolder
 from unmute_server.characters.pack import PackChangedError, PackNameError, resolve_pack
 from unmute_server.characters.registry import RegistryCache
-from unmute_server.http_routes import health, voices
-from unmute_server.loop_lag import monitor_loop_lag
-from unmute_server.news import NewsFeed, NewsFileError
-from unmute_server.prompt_source import PromptSource
-from unmute_server.settings import Settings
-from unmute_server.state import (
+from unmute_server.conversation.news import NewsFeed, NewsFileError
+from unmute_server.conversation.prompt_source import PromptSource
+from unmute_server.server import metrics
+from unmute_server.server.http_routes import health, voices
+from unmute_server.server.loop_lag import monitor_loop_lag
+from unmute_server.server.settings import Settings
+from unmute_server.server.state import (
     LLM,
     LLM_BACKEND,
     PACKS,
@@ -49,7 +49,7 @@ from unmute_server.state import (
     Packs,
     SessionHub,
 )
-from unmute_server.websocket import realtime
+from unmute_server.server.websocket import realtime
 
 logger = logging.getLogger(__name__)
 
