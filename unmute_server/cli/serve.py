@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from unmute_server.server.settings import LLM_OPTIONS, OPTIONS, Settings, SettingsError
+from unmute_server.voice.settings import VOICE_OPTIONS
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -53,15 +54,25 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     for llm_option in LLM_OPTIONS:
         parser.add_argument(
             llm_option.flag,
-            dest=_llm_dest(llm_option.flag),
+            dest=_flag_dest(llm_option.flag),
             default=None,
             metavar=llm_option.flag.removeprefix("--").upper().replace("-", "_"),
             help=f"{llm_option.help} (env {llm_option.env})",
         )
+    for voice_option in VOICE_OPTIONS:
+        if voice_option.flag is None:
+            continue  # a secret: only its variable may carry it
+        parser.add_argument(
+            voice_option.flag,
+            dest=_flag_dest(voice_option.flag),
+            default=None,
+            metavar=voice_option.flag.removeprefix("--").upper().replace("-", "_"),
+            help=f"{voice_option.help} (env {voice_option.env})",
+        )
     parser.set_defaults(run=run)
 
 
-def _llm_dest(flag: str) -> str:
+def _flag_dest(flag: str) -> str:
     return flag.removeprefix("--").replace("-", "_")
 
 
@@ -82,8 +93,15 @@ def build_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings
             overrides[option.field] = option.parse(raw)
         except ValueError as error:
             raise SettingsError(f"{option.flag} {raw!r}: {error}") from None
-    llm_flags = {option.flag: getattr(args, _llm_dest(option.flag), None) for option in LLM_OPTIONS}
-    return Settings.from_environment(env, llm_flags=llm_flags, **overrides)
+    llm_flags = {
+        option.flag: getattr(args, _flag_dest(option.flag), None) for option in LLM_OPTIONS
+    }
+    voice_flags = {
+        option.flag: getattr(args, _flag_dest(option.flag), None)
+        for option in VOICE_OPTIONS
+        if option.flag is not None
+    }
+    return Settings.from_environment(env, llm_flags=llm_flags, voice_flags=voice_flags, **overrides)
 
 
 def run(args: argparse.Namespace) -> int:

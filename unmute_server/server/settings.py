@@ -20,6 +20,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from unmute_server.characters.model import is_language_code
 from unmute_server.llm import LLMSettings, LLMSettingsError
 from unmute_server.llm.settings import ENV_API_KEY, ENV_MODEL, ENV_URL
+from unmute_server.voice.settings import (
+    VOICE_OPTIONS,
+    VoiceSettings,
+    VoiceSettingsError,
+    voice_settings_from,
+)
 
 MIB = 1024 * 1024
 
@@ -73,6 +79,7 @@ class Settings:
     language: str = "en"
     news_file: Path | None = None
     llm: LLMSettings | None = field(default=None, repr=False)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -129,6 +136,7 @@ class Settings:
         env: Mapping[str, str],
         *,
         llm_flags: Mapping[str, str | None] | None = None,
+        voice_flags: Mapping[str, str | None] | None = None,
         **overrides: Any,
     ) -> Settings:
         """Settings from ``UNMUTE_*`` variables in ``env``, then ``overrides`` on top.
@@ -142,6 +150,8 @@ class Settings:
         values: dict[str, Any] = {}
         if overrides.get("llm") is None:
             values["llm"] = llm_settings(env, llm_flags or {})
+        if overrides.get("voice") is None:
+            values["voice"] = voice_settings(env, voice_flags or {})
         for option in OPTIONS:
             raw = env.get(option.env)
             if raw is None or raw == "":
@@ -178,6 +188,25 @@ def llm_settings(env: Mapping[str, str], flags: Mapping[str, str | None]) -> LLM
     except LLMSettingsError as error:
         message = str(error)
         for variable, flag in given.items():
+            message = message.replace(variable, flag)
+        raise SettingsError(message) from None
+
+
+def voice_settings(env: Mapping[str, str], flags: Mapping[str, str | None]) -> VoiceSettings:
+    """The speech engines from ``UNMUTE_STT*``/``UNMUTE_TTS*`` variables with ``flags`` on top,
+    named by the flag in an error when a flag replaced the variable (as for the LLM)."""
+    merged = dict(env)
+    given: dict[str, str] = {}
+    for option in VOICE_OPTIONS:
+        value = flags.get(option.flag) if option.flag is not None else None
+        if value is not None and option.flag is not None:
+            merged[option.env] = value
+            given[option.env] = option.flag
+    try:
+        return voice_settings_from(merged)
+    except VoiceSettingsError as error:
+        message = str(error)
+        for variable, flag in sorted(given.items(), key=lambda item: -len(item[0])):
             message = message.replace(variable, flag)
         raise SettingsError(message) from None
 
