@@ -169,6 +169,7 @@ class _Response:
         "emit",
         "entry",
         "finishing",
+        "heard",
         "parts",
         "response_id",
         "silent",
@@ -182,6 +183,8 @@ class _Response:
         self.emit = emit
         self.started = started
         self.parts: list[str] = []
+        #: What a spoken answer cut short was heard up to (``None``: all of it was).
+        self.heard: str | None = None
         self.task: asyncio.Task[None] | None = None
         self.cancel_requested = False
         self.silent = False
@@ -256,6 +259,13 @@ class Conversation:
             raise DuplicateItemId(f"the conversation already has an item with id {item_id!r}")
         self._history.append(_Entry(item_id, "user", text))
         self._trim()
+
+    def cut_answer(self, heard: str) -> None:
+        """The answer in progress was spoken and cut short (barge-in): the person heard only
+        ``heard``. The history keeps that instead of everything the model wrote, so the model
+        knows what it said and what it did not."""
+        if self._active is not None:
+            self._active.heard = heard
 
     async def start_response(self, emit: Emit) -> str:
         """Start answering the conversation as it stands; return the new response's id.
@@ -396,7 +406,7 @@ class Conversation:
         if self._active is not active:
             return
         self._active = None
-        active.entry.text = "".join(active.parts)
+        active.entry.text = active.heard if active.heard is not None else "".join(active.parts)
         if not active.entry.text and active.entry in self._history:
             self._history.remove(active.entry)
         self._trim()

@@ -48,9 +48,13 @@ from unmute_server.protocol.events import (
     error_event,
 )
 from unmute_server.server import metrics
+from unmute_server.voice.speaker import Speaker
 
 Send = Callable[[AnyServerEvent], None]
 """Queues one event for the client; raises ``EmitStopped`` when the client is too far behind."""
+
+SpeakerFactory = Callable[[str, str], Speaker]
+"""Makes the speaker of one answer from its ``(response_id, item_id)``: a spoken response."""
 
 #: Latencies and failures of every session's responses go to the Prometheus metrics.
 OBSERVER: Final = LLMObserver(
@@ -70,12 +74,20 @@ def new_item_id() -> str:
 class ConversationChannel:
     """One session's conversation events; lives as long as the connection (then :meth:`aclose`)."""
 
-    __slots__ = ("_send", "conversation")
+    __slots__ = ("_responding", "_send", "conversation")
 
     def __init__(self, backend: ChatBackend | None, send: Send, system_prompt: str | None) -> None:
         self.conversation = Conversation(backend, observer=OBSERVER)
         self.conversation.set_system_prompt(system_prompt)
         self._send = send
+        #: The events of the response in progress (for barge-in on a spoken one).
+        self._responding: _ResponseEvents | None = None
+
+    @property
+    def speaking(self) -> bool:
+        """Whether a spoken answer is in progress (its text or its audio)."""
+        events = self._responding
+        return events is not None and events.speaker is not None and not events.done
 
     def set_system_prompt(self, prompt: str | None) -> None:
         """The session's prompt changed (another character, a reload): use it from now on."""
@@ -113,9 +125,14 @@ class ConversationChannel:
             )
         )
 
-    async def respond(self, event: ResponseCreate) -> None:
+    async def respond(self, event: ResponseCreate, *, speak: SpeakerFactory | None = None) -> None:
         """Start a response (``response.created`` answers; the stream follows), or an error."""
-        events = _ResponseEvents(self._send, event.event_id)
+        await self.start(event.event_id, speak=speak)
+
+    async def start(self, event_id: str | None, *, speak: SpeakerFactory | None = None) -> bool:
+        """Start a response, spoken when ``speak`` is given; ``False`` (and an ``error``) when
+        one is already in progress or there is no LLM."""
+        events = _ResponseEvents(self._send, event_id, self.conversation, speak)
         try:
             await self.conversation.start_response(events.emit)
         except ResponseInProgress as busy:
@@ -123,13 +140,28 @@ class ConversationChannel:
                 error_event(
                     ErrorCode.CONVERSATION_ALREADY_HAS_ACTIVE_RESPONSE,
                     busy.message,
-                    event_id=event.event_id,
+                    event_id=event_id,
                 )
             )
+            return False
         except LLMError as refused:  # llm_unavailable: no response was created
             self._send(
-                error_event(ErrorCode(refused.code.value), refused.message, event_id=event.event_id)
+                error_event(ErrorCode(refused.code.value), refused.message, event_id=event_id)
             )
+            return False
+        self._responding = events
+        return True
+
+    async def interrupt(self) -> bool:
+        """Barge-in: stop the spoken answer now (no more audio), and the LLM stream if it is
+        still running; ``response.done`` says ``cancelled``, and the history keeps what was
+        heard. ``False`` when no spoken answer is in progress."""
+        events = self._responding
+        if events is None or events.speaker is None or events.done:
+            return False
+        await events.interrupt()
+        await self.conversation.cancel_response()
+        return True
 
     async def cancel(self, event: ResponseCancel) -> None:
         """Stop the response in progress; ``response.done`` (cancelled) answers, or an error.
@@ -159,6 +191,9 @@ class ConversationChannel:
 
     async def aclose(self) -> None:
         """Stop any response without a word (the client is gone) and close its upstream request."""
+        events = self._responding
+        if events is not None and events.speaker is not None:
+            await events.speaker.aclose()
         await self.conversation.aclose()
 
 
@@ -170,13 +205,40 @@ class _ResponseEvents:
     failure's ``error`` event names it.
     """
 
-    __slots__ = ("_send", "event_id", "item_id", "text")
+    __slots__ = (
+        "_conversation",
+        "_send",
+        "_speak",
+        "done",
+        "event_id",
+        "item_id",
+        "speaker",
+        "text",
+    )
 
-    def __init__(self, send: Send, event_id: str | None) -> None:
+    def __init__(
+        self,
+        send: Send,
+        event_id: str | None,
+        conversation: Conversation,
+        speak: SpeakerFactory | None = None,
+    ) -> None:
         self._send = send
+        self._conversation = conversation
+        self._speak = speak
         self.event_id = event_id
         self.item_id: str | None = None
         self.text = ""
+        #: The answer's voice, made when the response starts, when it is spoken.
+        self.speaker: Speaker | None = None
+        self.done = False
+
+    async def interrupt(self) -> None:
+        """Stop the answer's audio; the history keeps only what was heard."""
+        speaker = self.speaker
+        if speaker is not None and not speaker.interrupted:
+            self.text = await speaker.interrupt()
+            self._conversation.cut_answer(self.text)
 
     async def emit(self, record: ConversationRecord) -> None:
         send = self._send
@@ -186,9 +248,13 @@ class _ResponseEvents:
                     response_id=record.response_id, item_id=record.item_id, delta=record.delta
                 )
             )
+            if self.speaker is not None:
+                await self.speaker.text(record.delta)
         elif isinstance(record, ResponseStarted):
             response = Response(id=record.response_id, status="in_progress", output=[])
             send(ResponseCreated(response=response))
+            if self._speak is not None:
+                self.speaker = self._speak(record.response_id, record.item_id)
         elif isinstance(record, TextDone):
             self.item_id = record.item_id
             self.text = record.text
@@ -198,10 +264,24 @@ class _ResponseEvents:
                 )
             )
         else:
+            await self._finish_speaking(record)
+            self.done = True
             self._finished(record)
+
+    async def _finish_speaking(self, record: ResponseFinished) -> None:
+        """Before ``response.done``: the answer's audio is all out (or stopped)."""
+        speaker = self.speaker
+        if speaker is None:
+            return
+        if record.status == "completed":
+            self.text = await speaker.finish()
+        else:
+            await self.interrupt()
 
     def _finished(self, record: ResponseFinished) -> None:
         status = record.status
+        if status == "completed" and self.speaker is not None and self.speaker.interrupted:
+            status = "cancelled"  # the words were all written, but not all heard
         output: list[ConversationItem] = []
         if self.item_id is not None:
             output.append(

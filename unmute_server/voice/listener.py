@@ -25,6 +25,7 @@ from typing import Final
 
 import numpy as np
 
+from unmute_server.conversation.conversation import EmitStopped
 from unmute_server.voice.audio import SAMPLE_RATE, Pcm
 from unmute_server.voice.codec import AudioFormat, Decoder, InvalidAudioError, decoder_for
 from unmute_server.voice.codec import detect_format as _detect_format
@@ -219,6 +220,15 @@ class Listener:
                 if generation != self._generation:
                     continue  # cleared meanwhile
                 await self._route(pcm, events, time.perf_counter() - started)
+        except EmitStopped:
+            self._closed = True  # the client is being cut off: nothing more to say to it
+        except Exception:
+            logger.exception("the voice listener stopped on an unexpected error")
+            self._closed = True
+            with contextlib.suppress(EmitStopped):
+                self._hooks.emit(
+                    VoiceProblem("internal_error", "the server failed to process the audio")
+                )
         finally:
             self._worker = None
 
@@ -352,6 +362,12 @@ class Listener:
     async def _finish(self, turn: _Turn, previous: asyncio.Task[None] | None) -> None:
         if previous is not None:
             await asyncio.wait((previous,))
+        try:
+            await self._transcribe(turn)
+        except EmitStopped:
+            self._closed = True
+
+    async def _transcribe(self, turn: _Turn) -> None:
         try:
             transcript = " ".join((await turn.stt.finish()).split())
         except VoiceEngineError as failed:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from unmute_server.conversation.conversation import EmitStopped
 from unmute_server.voice.audio import SAMPLE_RATE
 from unmute_server.voice.chunker import SentenceChunker
 from unmute_server.voice.codec import AudioFormat, OggOpusEncoder, encoder_for
@@ -198,6 +199,8 @@ class Speaker:
                 self._report(encoder.flush())
         except VoiceEngineError as failed:
             self._fail(failed)
+        except EmitStopped:
+            self._stopped = True  # the client is being cut off: nothing more to say to it
 
     def _say_chunk(self, index: int) -> None:
         if index < len(self._chunks):
