@@ -307,3 +307,15 @@ def test_timeline_counts_extra_server_words_for_the_last_chunk_and_skips_empty_c
         timeline.align(word(start))
     pieces = timeline.split(ones(int(0.3 * SAMPLE_RATE)))
     assert [(piece.chunk_index, len(piece.pcm)) for piece in pieces] == [(0, 2400), (2, 4800)]
+
+
+async def test_more_answers_than_aiohttps_default_pool_can_be_in_flight_at_once(
+    fake_tts: FakeKyutaiTts, make_tts: Callable[..., KyutaiTextToSpeech]
+) -> None:
+    # Every live answer holds a WebSocket; a pooled session's default limit (100) would make
+    # the 101st wait for a free connection and time out.
+    tts = make_tts(fake_tts.base_url, connect_timeout=5.0)
+    syntheses = await asyncio.gather(*(tts.start(VOICE, "en") for _ in range(110)))
+    assert len(fake_tts.connections) == 110
+    await asyncio.gather(*(synthesis.aclose() for synthesis in syntheses))
+    await fake_tts.wait_until(lambda: all(c.closed for c in fake_tts.connections))

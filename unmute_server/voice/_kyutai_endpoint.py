@@ -155,7 +155,9 @@ class KyutaiEndpoint:
             raise self.error(VoiceErrorCode.UNAVAILABLE, "adapter is closed")
         if self._session is None:
             # Created on first use, inside the running loop; one per process, closed in aclose.
-            self._session = aiohttp.ClientSession()
+            # No connection limit: every live utterance and answer holds a WebSocket, and
+            # aiohttp's default pool of 100 would make the 101st session wait for a free one.
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         return self._session
 
     def url(self, path: str, query: str = "") -> URL:
