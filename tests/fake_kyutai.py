@@ -320,7 +320,7 @@ class FakeKyutaiTts(_Recorder):
         self, ws: web.WebSocketResponse, connection: TtsConnection, words: asyncio.Queue[str | None]
     ) -> None:
         if self.fail == "error_at_start":
-            await ws.send_bytes(pack({"type": "Error", "message": "unknown voice"}))
+            await ws.send_bytes(pack({"type": "Error", "message": "no free slot"}))
             await ws.close()
             return
         if self.fail == "stall_at_start":
