@@ -8,6 +8,7 @@ VOICE_SOURCE = {
     "path_on_server": "voices/ferryman.wav",
     "description": "Low, unhurried voice.",
 }
+VOICES = {"embedded": "+m6", "openai": "ballad"}
 INSTRUCTIONS = {
     "type": "template",
     "text": (

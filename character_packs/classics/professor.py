@@ -7,4 +7,5 @@ VOICE_SOURCE = {
     "path_on_server": "voices/quill.wav",
     "description": "Crisp, old-fashioned voice.",
 }
+VOICES = {"embedded": "en-gb+m4", "openai": "ash"}
 INSTRUCTIONS = {"type": "quiz_show", "language": "en"}

@@ -8,6 +8,7 @@ VOICE_SOURCE = {
     "path_on_server": "voices/charles.wav",
     "description": "Deep, slow voice with a slight rasp.",
 }
+VOICES = {"embedded": "fr-fr+m3", "openai": "cedar"}
 INSTRUCTIONS = {
     "type": "constant",
     "language": "fr",

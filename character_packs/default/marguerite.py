@@ -7,4 +7,5 @@ VOICE_SOURCE = {
     "path_on_server": "voices/marguerite.wav",
     "description": "Soft voice with a Provencal lilt.",
 }
+VOICES = {"embedded": "+f4", "openai": "sage"}
 INSTRUCTIONS = {"type": "smalltalk", "language": "fr/en"}

@@ -7,4 +7,5 @@ VOICE_SOURCE = {
     "path_on_server": "voices/pip.wav",
     "description": "Light, playful voice.",
 }
+VOICES = {"embedded": "+f1", "openai": "verse"}
 INSTRUCTIONS = {"type": "guess_animal"}

@@ -8,4 +8,5 @@ VOICE_SOURCE = {
     "path_on_server": "voices/quentin.wav",
     "description": "Energetic game-show voice.",
 }
+VOICES = {"embedded": "+m7", "openai": "echo"}
 INSTRUCTIONS = {"type": "quiz_show"}

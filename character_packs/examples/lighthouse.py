@@ -6,6 +6,7 @@ VOICE_SOURCE = {
     "source_type": "file",
     "path_on_server": "voices/odile.wav",
 }
+VOICES = {"embedded": "+linda", "openai": "marin"}
 INSTRUCTIONS = {
     "type": "template",
     "text": (

@@ -14,6 +14,7 @@ from unmute_server.characters.limits import DEFAULT_LIMITS
 from unmute_server.characters.model import (
     TEMPLATE_PLACEHOLDERS,
     Character,
+    CharacterVoices,
     ConstantInstructions,
     FileVoice,
     FreesoundVoice,
@@ -27,6 +28,7 @@ from unmute_server.characters.model import (
 from unmute_server.characters.tomlfile import read_toml
 from unmute_server.characters.tomlwrite import WRAP_WIDTH, TomlWriteError, character_to_toml
 from unmute_server.characters.validate import validate_document
+from unmute_server.characters.voices import OPENAI_VOICES
 
 
 def _character(**overrides: Any) -> Character:
@@ -206,6 +208,12 @@ _instructions = st.one_of(
         UnmuteExplanationInstructions, type=st.just("unmute_explanation"), language=_languages
     ),
 )
+#: A per-engine voice table, or none (known names only: others give a CHR307 warning).
+_voice_tables = st.none() | st.builds(
+    CharacterVoices,
+    embedded=st.none() | st.sampled_from(["en", "+f3", "fr-fr+m2", "en-gb-scotland+croak"]),
+    openai=st.none() | st.sampled_from(OPENAI_VOICES),
+)
 #: Any valid character (also used by the ``convert`` round-trip test).
 any_character = st.builds(
     Character,
@@ -213,6 +221,7 @@ any_character = st.builds(
     good=st.booleans(),
     comment=_maybe_text,
     voice=_voices,
+    voices=_voice_tables,
     instructions=_instructions,
 )
 

@@ -143,7 +143,7 @@ def test_unknown_field_without_a_close_match_lists_the_allowed_fields() -> None:
     diagnostic = _only(_validate({**_fields(), "zzzzzz": 1})[1])
     assert diagnostic.code == "CHR303"
     assert diagnostic.message == (
-        "unknown field 'zzzzzz'; allowed: name, good, comment, voice, instructions"
+        "unknown field 'zzzzzz'; allowed: name, good, comment, voice, voices, instructions"
     )
 
 

@@ -206,7 +206,7 @@ def test_github_format_escapes_percent_newline_comma_and_colon(
     out, _ = capsys.readouterr()
     assert out == (
         "::error file=odd%2Cdir%3A1/c.toml,line=2,col=1,title=CHR303::"
-        "unknown field '100%25%0D%0Ax'; allowed: name, good, comment, voice, instructions\n"
+        "unknown field '100%25%0D%0Ax'; allowed: name, good, comment, voice, voices, instructions\n"
         "::error file=odd%2Cdir%3A1,title=CHR402::pack has no valid characters\n"
     )
 
@@ -538,7 +538,7 @@ def test_messages_quoting_file_content_are_escaped_too(
     out = capsys.readouterr().out
     assert out == (
         "c.toml:3:1: CHR303 unknown field 'x\\x1b[2J\\u202e'; "
-        "allowed: name, good, comment, voice, instructions\n"
+        "allowed: name, good, comment, voice, voices, instructions\n"
     )
 
 

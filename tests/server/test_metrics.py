@@ -37,7 +37,7 @@ async def test_metrics_count_a_known_sequence_of_events(server: Server) -> None:
     await client.reload("empty")  # no_valid_characters
     await client.reload("absent")  # not_found
     await client.reload("..")  # refused
-    await client.send_raw('{"type": "input_audio_buffer.append"}')
+    await client.send_raw('{"type": "conversation.item.truncate"}')
     await client.receive()
     await client.send_raw("{oops")
     await client.receive()

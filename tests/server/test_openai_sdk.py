@@ -108,12 +108,12 @@ async def test_the_sdk_gets_a_clear_error_for_an_event_the_server_does_not_know(
 ) -> None:
     server = await make_llm_server()
     async with sdk_client(server).beta.realtime.connect(model="unmute") as connection:
-        await connection.input_audio_buffer.append(audio="AAAA", event_id="audio_1")
+        await connection.conversation.item.delete(item_id="msg_001", event_id="delete_1")
         error = await receive(connection)
         assert error.type == "error"
         assert error.error.code == "invalid_event"
-        assert error.error.event_id == "audio_1"
-        assert "unknown event type 'input_audio_buffer.append'" in error.error.message
+        assert error.error.event_id == "delete_1"
+        assert "unknown event type 'conversation.item.delete'" in error.error.message
         assert "response.create" in error.error.message  # the known types are listed
 
         # The connection is still usable: a whole exchange follows.

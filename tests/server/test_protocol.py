@@ -87,11 +87,11 @@ def test_list_needs_nothing_but_its_type() -> None:
         ('"text"', None, None, None, "an event must be a JSON object with a 'type'"),
         ('{"event_id": "a"}', None, "a", "type", "the event has no 'type' field"),
         (
-            '{"type": "input_audio_buffer.append", "event_id": "b"}',
-            "input_audio_buffer.append",
+            '{"type": "conversation.item.truncate", "event_id": "b"}',
+            "conversation.item.truncate",
             "b",
             "type",
-            "unknown event type 'input_audio_buffer.append'; known types: session.update, "
+            "unknown event type 'conversation.item.truncate'; known types: session.update, "
             "session.characters.reload, session.characters.list",
         ),
         (

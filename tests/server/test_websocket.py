@@ -113,6 +113,17 @@ async def test_instructions_without_a_voice_are_used_as_given(server: Server) ->
         "instructions": "Speak like a pirate.",
         "allow_recording": False,
         "pack": "default",
+        "input_audio_format": None,
+        "output_audio_format": None,
+        "turn_detection": {
+            "type": "server_vad",
+            "threshold": 0.5,
+            "prefix_padding_ms": 300,
+            "silence_duration_ms": 500,
+            "create_response": True,
+            "interrupt_response": True,
+        },
+        "input_audio_transcription": None,
     }
 
 
@@ -509,7 +520,7 @@ async def test_hostile_pack_files_are_never_executed(
         ("{not json", None, "malformed JSON"),
         ("[1, 2]", None, "JSON object"),
         ('{"event_id": "n1"}', "n1", "no 'type'"),
-        ('{"type": "input_audio_buffer.append", "event_id": "u1"}', "u1", "unknown event type"),
+        ('{"type": "conversation.item.truncate", "event_id": "u1"}', "u1", "unknown event type"),
         ('{"type": "session.update", "event_id": "m1"}', "m1", "'session' is required"),
         ('{"type": "session.characters.reload", "event_id": "m2"}', "m2", "pack"),
         ('{"type": "session.update", "session": {"voice": 5}, "event_id": "t1"}', "t1", "voice"),

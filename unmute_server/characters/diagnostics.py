@@ -62,6 +62,8 @@ CODES: dict[str, Code] = _table(
     Code("CHR303", _E, "unknown field"),
     Code("CHR304", _E, "voice path_on_server is not a relative path inside the voice folder"),
     Code("CHR305", _W, "name mixes letters of scripts that are not written together"),
+    Code("CHR306", _E, "voices entry is not a valid voice name for its engine"),
+    Code("CHR307", _W, "voices entry names a voice the engine is not known to have"),
     Code("CHR400", _E, "two files define the same character name"),
     Code("CHR401", _W, "Python file is shadowed by its TOML sidecar and is not read"),
     Code("CHR402", _E, "pack has no valid characters"),

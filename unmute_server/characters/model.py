@@ -23,6 +23,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from unmute_server.characters.voices import (
+    EMBEDDED_VOICE_PATTERN,
+    OPENAI_VOICE_PATTERN,
+    is_embedded_voice,
+    is_openai_voice,
+)
+
 #: Placeholders a ``template`` instruction may use. Rendering fills every one of them, so a
 #: template that validates can never fail with a ``KeyError`` at run time.
 TEMPLATE_PLACEHOLDERS: dict[str, str] = {
@@ -200,6 +207,50 @@ class FreesoundVoice(FrozenModel):
 VoiceSource = Annotated[FileVoice | FreesoundVoice, Field(discriminator="source_type")]
 
 
+def _embedded_voice(spec: str) -> str:
+    if not is_embedded_voice(spec):
+        raise PydanticCustomError("embedded_voice", "is not an espeak-ng voice")
+    return spec
+
+
+def _openai_voice(name: str) -> str:
+    if not is_openai_voice(name):
+        raise PydanticCustomError("openai_voice", "is not a voice name")
+    return name
+
+
+#: An espeak-ng voice spec (a language code and an optional ``+variant``) or a ``+variant``
+#: alone: never a path or an option.
+EmbeddedVoice = Annotated[
+    str,
+    AfterValidator(_embedded_voice),
+    Field(
+        json_schema_extra={"pattern": EMBEDDED_VOICE_PATTERN},
+        description="An espeak-ng voice: a language code and an optional +variant (en-gb+m4, "
+        "fr-fr+m2), or a +variant alone (+f3) to speak the character's language with it.",
+    ),
+]
+
+#: A voice name for an OpenAI-compatible text-to-speech server.
+OpenAIVoice = Annotated[
+    str,
+    AfterValidator(_openai_voice),
+    Field(
+        json_schema_extra={"pattern": OPENAI_VOICE_PATTERN},
+        description="A voice name: 1 to 32 characters a-z, 0-9, '_' or '-', e.g. alloy, coral, "
+        "marin.",
+    ),
+]
+
+
+class CharacterVoices(FrozenModel):
+    """The character's voice on engines that pick from voices they ship (Kyutai's TTS uses
+    ``voice.path_on_server``). An engine left out gets a voice derived from the character."""
+
+    embedded: EmbeddedVoice | None = None
+    openai: OpenAIVoice | None = None
+
+
 class ConstantInstructions(FrozenModel):
     """Fixed text, used as the system prompt as it stands (plus the shared speaking rules)."""
 
@@ -308,6 +359,7 @@ class Character(FrozenModel):
     good: bool = False
     comment: str | None = None
     voice: VoiceSource
+    voices: CharacterVoices | None = None
     instructions: Instructions
 
     @field_validator("name")

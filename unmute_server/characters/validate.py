@@ -18,9 +18,15 @@ from unmute_server.characters.document import FieldPath, RawDocument
 from unmute_server.characters.model import (
     VOICE_PATH_FIX,
     Character,
+    CharacterVoices,
     Instructions,
     VoiceSource,
     python_name_to_field,
+)
+from unmute_server.characters.voices import (
+    EMBEDDED_VOICE_FIX,
+    OPENAI_VOICE_FIX,
+    unknown_voice_warnings,
 )
 
 
@@ -40,6 +46,9 @@ _TAGGED_FIELDS: dict[str, dict[str, type[BaseModel]]] = {
     "instructions": _members_by_tag(Instructions, "type"),
 }
 
+#: The model behind each untagged table field, so an unknown key in it can be named.
+_TABLE_FIELDS: dict[str, type[BaseModel]] = {"voices": CharacterVoices}
+
 
 def validate_document(document: RawDocument) -> tuple[Character | None, tuple[Diagnostic, ...]]:
     """Validate ``document``; a reader error means no character, whatever the fields say."""
@@ -50,8 +59,14 @@ def validate_document(document: RawDocument) -> tuple[Character | None, tuple[Di
     except ValidationError as error:
         found = tuple(_diagnostic(document, detail) for detail in error.errors())
         return None, document.diagnostics + found
+    warnings = []
     mixed = mixed_script_warning(document, character.name)
-    return character, document.diagnostics if mixed is None else (*document.diagnostics, mixed)
+    if mixed is not None:
+        warnings.append(mixed)
+    if character.voices is not None:
+        voices = character.voices
+        warnings += unknown_voice_warnings(document, voices.embedded, voices.openai)
+    return character, (*document.diagnostics, *warnings) if warnings else document.diagnostics
 
 
 def _data_path(loc: tuple[int | str, ...]) -> FieldPath:
@@ -65,6 +80,8 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
     parent = loc[:-1]
     if not parent:
         return list(Character.model_fields)
+    if len(parent) == 1 and parent[0] in _TABLE_FIELDS:
+        return list(_TABLE_FIELDS[str(parent[0])].model_fields)
     if len(parent) == 2 and parent[0] in _TAGGED_FIELDS:
         member = _TAGGED_FIELDS[str(parent[0])].get(str(parent[1]))
         if member is not None:
@@ -118,6 +135,10 @@ def _diagnostic(document: RawDocument, detail: ErrorDetails) -> Diagnostic:
         message = f"'{where}' needs a {context.get('discriminator', 'tag')} field"
     elif kind == "voice_path":
         code, message = "CHR304", f"'{where}' {detail['msg']}; {VOICE_PATH_FIX}"
+    elif kind == "embedded_voice":
+        code, message = "CHR306", f"'{where}' {detail['msg']}; {EMBEDDED_VOICE_FIX}"
+    elif kind == "openai_voice":
+        code, message = "CHR306", f"'{where}' {detail['msg']}; {OPENAI_VOICE_FIX}"
     elif kind == "value_error" and "placeholder" in detail["msg"]:
         code = "CHR302"
         message = f"'{where}': {detail['msg'].removeprefix('Value error, ')}"

@@ -7,53 +7,142 @@ Two discriminated unions, :data:`ClientEvent` and :data:`ServerEvent`, are the s
 committed JSON Schemas. This module knows nothing of files, packs or sockets.
 
 Client events ignore fields they do not know, at the top level and inside ``session``: the
-official OpenAI SDK sends many (``modalities``, ``turn_detection``, ``input_audio_format``...)
-that this server has no use for, and refusing them would refuse those clients.
+official OpenAI SDK sends many (``modalities``, ``temperature``, ``tools``...) that this server
+has no use for, and refusing them would refuse those clients.
 
 The conversation events follow the OpenAI Realtime *beta* API (``response.text.delta``, not
 the GA API's ``response.output_text.delta``), text only: ``conversation.item.create`` with a
 user text message, ``response.create``, ``response.cancel``; answered by
 ``conversation.item.created``, ``response.created``, ``response.text.delta``,
-``response.text.done`` and ``response.done``.
+``response.text.done`` and ``response.done``. The audio events and the session's audio
+settings live in :mod:`.audio_events` and :mod:`.session_audio`; the unions here hold them all.
 """
 
 from __future__ import annotations
 
-import enum
-import itertools
 import json
-import secrets
+from dataclasses import replace
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-#: Longest ``event_id`` a client may send (and so the longest this server ever echoes).
-MAX_EVENT_ID_LENGTH: Final = 256
+from unmute_server.protocol._models import (
+    MAX_EVENT_ID_LENGTH,
+    ClientModel,
+    EventId,
+    ServerModel,
+    new_event_id,
+)
+from unmute_server.protocol.audio_events import (
+    InputAudioBufferAppend,
+    InputAudioBufferClear,
+    InputAudioBufferCleared,
+    InputAudioBufferCommit,
+    InputAudioBufferCommitted,
+    InputAudioBufferSpeechStarted,
+    InputAudioBufferSpeechStopped,
+    InputAudioTranscriptionCompleted,
+    InputAudioTranscriptionDelta,
+    InputAudioTranscriptionFailed,
+    ResponseAudioDelta,
+    ResponseAudioDone,
+    ResponseAudioTranscriptDelta,
+    ResponseAudioTranscriptDone,
+)
+from unmute_server.protocol.error_codes import (
+    SERVER_ERROR_CODES,
+    WARNING_CODES,
+    ErrorCode,
+    ErrorKind,
+    error_kind,
+)
+from unmute_server.protocol.session_audio import (
+    DEFAULT_TURN_DETECTION,
+    UNSUPPORTED_AUDIO_FORMAT_ERROR,
+    AudioFormat,
+    BetaAudioFormat,
+    GaAudioConfig,
+    InputAudioTranscription,
+    SessionAudio,
+    TurnDetection,
+    ga_format,
+)
 
-EventId = Annotated[str, Field(max_length=MAX_EVENT_ID_LENGTH)]
-
-
-#: Ten random characters per process, then a counter: ids are unique within a process and
-#: practically across processes, without a ``getrandom`` system call for every event sent
-#: (an id names an event; it guards nothing, so it need not be unpredictable).
-_EVENT_ID_PREFIX: Final = "event_" + secrets.token_urlsafe(8)[:10]
-_event_numbers = itertools.count()
-
-
-def new_event_id() -> str:
-    """A fresh server event id: ``event_`` + 21 characters, like the peer's."""
-    return f"{_EVENT_ID_PREFIX}{next(_event_numbers):011x}"
+__all__ = [
+    "CLIENT_EVENTS",
+    "CLIENT_EVENT_TYPES",
+    "MAX_EVENT_ID_LENGTH",
+    "MAX_ITEM_ID_LENGTH",
+    "SERVER_ERROR_CODES",
+    "SERVER_EVENTS",
+    "WARNING_CODES",
+    "AnyClientEvent",
+    "AnyServerEvent",
+    "AudioFormat",
+    "CharacterSummary",
+    "CharactersList",
+    "CharactersListed",
+    "CharactersReload",
+    "CharactersReloaded",
+    "ClientEvent",
+    "ContentPart",
+    "ConversationItem",
+    "ConversationItemCreate",
+    "ConversationItemCreated",
+    "DiagnosticReport",
+    "ErrorCode",
+    "ErrorDetails",
+    "ErrorEvent",
+    "EventId",
+    "InputAudioBufferAppend",
+    "InputAudioBufferClear",
+    "InputAudioBufferCleared",
+    "InputAudioBufferCommit",
+    "InputAudioBufferCommitted",
+    "InputAudioBufferSpeechStarted",
+    "InputAudioBufferSpeechStopped",
+    "InputAudioTranscription",
+    "InputAudioTranscriptionCompleted",
+    "InputAudioTranscriptionDelta",
+    "InputAudioTranscriptionFailed",
+    "InputText",
+    "InvalidEvent",
+    "ItemId",
+    "PackReport",
+    "ResolvedSession",
+    "Response",
+    "ResponseAudioDelta",
+    "ResponseAudioDone",
+    "ResponseAudioTranscriptDelta",
+    "ResponseAudioTranscriptDone",
+    "ResponseCancel",
+    "ResponseCreate",
+    "ResponseCreated",
+    "ResponseDone",
+    "ResponseError",
+    "ResponseStatus",
+    "ResponseStatusDetails",
+    "ResponseTextDelta",
+    "ResponseTextDone",
+    "ServerEvent",
+    "SessionAudio",
+    "SessionConfigUpdate",
+    "SessionUpdate",
+    "SessionUpdated",
+    "TurnDetection",
+    "UserMessage",
+    "encode",
+    "error_event",
+    "new_event_id",
+    "parse_client_event",
+    "warning_event",
+]
 
 
 # --------------------------------------------------------------------------- client events
 
 
-class _ClientModel(BaseModel):
-    # Strict: "allow_recording": "no" is an error, not a guess (it is a consent flag).
-    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
-
-
-class SessionConfigUpdate(_ClientModel):
+class SessionConfigUpdate(ClientModel):
     """The part of ``session.update`` this server reads; anything else is ignored.
 
     ``voice`` names a character in the session's current pack; ``instructions`` is a system
@@ -64,17 +153,72 @@ class SessionConfigUpdate(_ClientModel):
     voice: str | None = None
     instructions: str | None = None
     allow_recording: bool | None = None
+    #: Beta shape. ``null`` (or left out) keeps the format in effect.
+    input_audio_format: BetaAudioFormat | None = None
+    output_audio_format: BetaAudioFormat | None = None
+    #: ``null`` turns server VAD off (the client commits turns); left out keeps it as it is.
+    turn_detection: TurnDetection | None = None
+    #: ``null`` clears the client's transcription settings; left out keeps them.
+    input_audio_transcription: InputAudioTranscription | None = None
+    #: GA shape: ``audio.input.format`` and ``audio.output.format``, mapped onto the formats.
+    audio: GaAudioConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_format_each_way(self) -> SessionConfigUpdate:
+        ga = self.audio
+        for beta, direction, name in (
+            (self.input_audio_format, None if ga is None else ga.input, "input"),
+            (self.output_audio_format, None if ga is None else ga.output, "output"),
+        ):
+            named = ga_format(direction)
+            if beta is not None and named is not None and beta != named:
+                raise ValueError(
+                    f"'{name}_audio_format' is {beta.value!r} but 'audio.{name}.format' "
+                    f"names {named.value!r}; give one of them"
+                )
+        return self
+
+    @property
+    def input_format(self) -> AudioFormat | None:
+        """The input format asked for, in either shape; ``None`` when none was."""
+        return self.input_audio_format or ga_format(
+            None if self.audio is None else self.audio.input
+        )
+
+    @property
+    def output_format(self) -> AudioFormat | None:
+        """The output format asked for, in either shape; ``None`` when none was."""
+        named = ga_format(None if self.audio is None else self.audio.output)
+        return self.output_audio_format or named
+
+    def audio_settings(self, current: SessionAudio) -> SessionAudio:
+        """``current`` with this update applied: what was given replaces, the rest stays.
+
+        ``turn_detection`` and ``input_audio_transcription`` tell ``null`` (off, cleared) from
+        left out (kept); a format has no "off", so ``null`` keeps it like leaving it out.
+        """
+        changed = current
+        given = self.model_fields_set
+        if self.input_format is not None:
+            changed = replace(changed, input_format=self.input_format)
+        if self.output_format is not None:
+            changed = replace(changed, output_format=self.output_format)
+        if "turn_detection" in given:
+            changed = replace(changed, turn_detection=self.turn_detection)
+        if "input_audio_transcription" in given:
+            changed = replace(changed, input_audio_transcription=self.input_audio_transcription)
+        return changed
 
 
-class SessionUpdate(_ClientModel):
-    """Choose a character (``session.voice``) or set instructions for this session."""
+class SessionUpdate(ClientModel):
+    """Choose a character (``session.voice``), set instructions, or set the audio settings."""
 
     type: Literal["session.update"]
     event_id: EventId | None = None
     session: SessionConfigUpdate
 
 
-class CharactersReload(_ClientModel):
+class CharactersReload(ClientModel):
     """Load pack ``pack`` (a folder name under the packs root, or ``"default"``).
 
     ``directory`` is the peer's name for the same field and is accepted as an alias.
@@ -107,7 +251,7 @@ class CharactersReload(_ClientModel):
         return self.pack if self.pack is not None else (self.directory or "")
 
 
-class CharactersList(_ClientModel):
+class CharactersList(ClientModel):
     """List the characters of the session's current pack."""
 
     type: Literal["session.characters.list"]
@@ -120,14 +264,14 @@ MAX_ITEM_ID_LENGTH: Final = 64
 ItemId = Annotated[str, Field(min_length=1, max_length=MAX_ITEM_ID_LENGTH)]
 
 
-class InputText(_ClientModel):
+class InputText(ClientModel):
     """One text part of a user message."""
 
     type: Literal["input_text"]
     text: str
 
 
-class UserMessage(_ClientModel):
+class UserMessage(ClientModel):
     """A user's text message, the one kind of item this server adds to a conversation.
 
     ``id`` is the client's name for the item (one is made up when it is left out); fields the
@@ -146,7 +290,7 @@ class UserMessage(_ClientModel):
         return "\n".join(part.text for part in self.content)
 
 
-class ConversationItemCreate(_ClientModel):
+class ConversationItemCreate(ClientModel):
     """Add a user message to the session's conversation (``previous_item_id`` is ignored:
     items are always appended)."""
 
@@ -156,7 +300,7 @@ class ConversationItemCreate(_ClientModel):
     item: UserMessage
 
 
-class ResponseCreate(_ClientModel):
+class ResponseCreate(ClientModel):
     """Ask the character to answer the conversation as it stands.
 
     The optional ``response`` object the OpenAI SDK may send (modalities, instructions,
@@ -167,7 +311,7 @@ class ResponseCreate(_ClientModel):
     event_id: EventId | None = None
 
 
-class ResponseCancel(_ClientModel):
+class ResponseCancel(ClientModel):
     """Stop the response in progress; ``response_id``, when given, must name it."""
 
     type: Literal["response.cancel"]
@@ -182,6 +326,9 @@ AnyClientEvent = (
     | ConversationItemCreate
     | ResponseCreate
     | ResponseCancel
+    | InputAudioBufferAppend
+    | InputAudioBufferCommit
+    | InputAudioBufferClear
 )
 
 ClientEvent = Annotated[AnyClientEvent, Field(discriminator="type")]
@@ -196,66 +343,22 @@ CLIENT_EVENT_TYPES: Final[tuple[str, ...]] = (
     "conversation.item.create",
     "response.create",
     "response.cancel",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
 )
 
 
 # --------------------------------------------------------------------------- server events
 
 
-class _ServerModel(BaseModel):
-    # Serialization schemas list defaulted fields as required: the server always sends them.
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, json_schema_serialization_defaults_required=True
-    )
-
-
-class ErrorCode(enum.StrEnum):
-    """Every ``error.code`` this server sends. Stable: clients match on them."""
-
-    DIRECTORY_NOT_FOUND = "directory_not_found"
-    INVALID_DIRECTORY_FORMAT = "invalid_directory_format"
-    PACK_OUTSIDE_ROOT = "pack_outside_root"
-    PACK_CHANGED_DURING_READ = "pack_changed_during_read"
-    NO_VALID_CHARACTERS = "no_valid_characters"
-    PACK_TOO_COSTLY = "pack_too_costly"
-    STRICT_REJECTED = "strict_rejected"
-    UNKNOWN_CHARACTER = "unknown_character"
-    INVALID_EVENT = "invalid_event"
-    MESSAGE_TOO_LARGE = "message_too_large"
-    RATE_LIMITED = "rate_limited"
-    TOO_MANY_SESSIONS = "too_many_sessions"
-    INTERNAL_ERROR = "internal_error"
-    DUPLICATE_ITEM_ID = "duplicate_item_id"
-    CONVERSATION_ALREADY_HAS_ACTIVE_RESPONSE = "conversation_already_has_active_response"
-    #: OpenAI's code for a ``response.cancel`` with no response in progress.
-    RESPONSE_CANCEL_NOT_ACTIVE = "response_cancel_not_active"
-    LLM_UNAVAILABLE = "llm_unavailable"
-    LLM_UNREACHABLE = "llm_unreachable"
-    LLM_TIMEOUT = "llm_timeout"
-    LLM_HTTP_ERROR = "llm_http_error"
-    LLM_BAD_STREAM = "llm_bad_stream"
-
-
-#: Codes for the server's own failures (``server_error``); every other code is the client's.
-SERVER_ERROR_CODES: Final = frozenset(
-    {
-        ErrorCode.INTERNAL_ERROR,
-        ErrorCode.LLM_UNAVAILABLE,
-        ErrorCode.LLM_UNREACHABLE,
-        ErrorCode.LLM_TIMEOUT,
-        ErrorCode.LLM_HTTP_ERROR,
-        ErrorCode.LLM_BAD_STREAM,
-    }
-)
-
-
-class CharacterSummary(_ServerModel):
+class CharacterSummary(ServerModel):
     name: str
     good: bool
     comment: str | None
 
 
-class DiagnosticReport(_ServerModel):
+class DiagnosticReport(ServerModel):
     """One load problem; ``path`` is relative to the pack, never a server path."""
 
     path: str
@@ -266,7 +369,7 @@ class DiagnosticReport(_ServerModel):
     message: str
 
 
-class PackReport(_ServerModel):
+class PackReport(ServerModel):
     """What loading a pack found: the same fields in ``reloaded`` and in a reload error."""
 
     pack: str
@@ -278,15 +381,19 @@ class PackReport(_ServerModel):
     errors: list[DiagnosticReport]
 
 
-class ErrorDetails(_ServerModel):
+class ErrorDetails(ServerModel):
     """The OpenAI Realtime error object, plus the peer's ``details`` extension.
+
+    ``type`` is ``warning`` for a problem that failed nothing (kyutai-labs/unmute's frontend
+    logs those and shows the others), ``server_error`` for the server's own failures, else
+    ``invalid_request_error``.
 
     ``event_id`` is the id of the client event that caused the error, when it had one (it
     is read from the raw JSON even when the event did not validate). ``param`` names the
     offending field, when there is one.
     """
 
-    type: Literal["invalid_request_error", "server_error"] = "invalid_request_error"
+    type: ErrorKind = "invalid_request_error"
     code: ErrorCode
     message: str
     param: str | None = None
@@ -294,32 +401,39 @@ class ErrorDetails(_ServerModel):
     details: PackReport | None = None
 
 
-class ErrorEvent(_ServerModel):
+class ErrorEvent(ServerModel):
     type: Literal["error"] = "error"
     event_id: str = Field(default_factory=new_event_id)
     error: ErrorDetails
 
 
-class ResolvedSession(_ServerModel):
+class ResolvedSession(ServerModel):
     """The session's configuration after an update.
 
     ``instructions`` is the system prompt the conversation will use: the chosen
     character's rendered prompt, else the instructions the client gave, else ``null``.
+    The audio settings are those of :class:`SessionAudio`: an ``input_audio_format`` of
+    ``null`` is detected from the first bytes, an ``output_audio_format`` of ``null`` follows
+    the input's, a ``turn_detection`` of ``null`` leaves turns to the client.
     """
 
     voice: str | None
     instructions: str | None
     allow_recording: bool
     pack: str
+    input_audio_format: AudioFormat | None = None
+    output_audio_format: AudioFormat | None = None
+    turn_detection: TurnDetection | None = DEFAULT_TURN_DETECTION
+    input_audio_transcription: InputAudioTranscription | None = None
 
 
-class SessionUpdated(_ServerModel):
+class SessionUpdated(ServerModel):
     type: Literal["session.updated"] = "session.updated"
     event_id: str = Field(default_factory=new_event_id)
     session: ResolvedSession
 
 
-class CharactersReloaded(_ServerModel):
+class CharactersReloaded(ServerModel):
     """The session now uses this pack (the fields of :class:`PackReport`, and the voice).
 
     ``voice`` is the session's chosen character after the reload. ``replaced_voice`` names
@@ -340,7 +454,7 @@ class CharactersReloaded(_ServerModel):
     replaced_voice: str | None
 
 
-class CharactersListed(_ServerModel):
+class CharactersListed(ServerModel):
     type: Literal["session.characters.listed"] = "session.characters.listed"
     event_id: str = Field(default_factory=new_event_id)
     pack: str
@@ -349,14 +463,14 @@ class CharactersListed(_ServerModel):
     characters: list[CharacterSummary]
 
 
-class ContentPart(_ServerModel):
+class ContentPart(ServerModel):
     """Text in an item: ``input_text`` in a user's message, ``text`` in the assistant's."""
 
     type: Literal["input_text", "text"]
     text: str
 
 
-class ConversationItem(_ServerModel):
+class ConversationItem(ServerModel):
     """A message in the conversation, as OpenAI's ``realtime.item``."""
 
     id: str
@@ -367,7 +481,7 @@ class ConversationItem(_ServerModel):
     content: list[ContentPart]
 
 
-class ConversationItemCreated(_ServerModel):
+class ConversationItemCreated(ServerModel):
     """The user's message is in the conversation, after ``previous_item_id`` (or first)."""
 
     type: Literal["conversation.item.created"] = "conversation.item.created"
@@ -376,7 +490,7 @@ class ConversationItemCreated(_ServerModel):
     item: ConversationItem
 
 
-class ResponseError(_ServerModel):
+class ResponseError(ServerModel):
     """Why a response failed: the same ``code`` as the ``error`` event that follows."""
 
     type: Literal["server_error"] = "server_error"
@@ -384,7 +498,7 @@ class ResponseError(_ServerModel):
     message: str
 
 
-class ResponseStatusDetails(_ServerModel):
+class ResponseStatusDetails(ServerModel):
     """OpenAI's ``status_details``: the reason a response was cancelled, the error it failed on."""
 
     type: Literal["completed", "cancelled", "failed"]
@@ -395,7 +509,7 @@ class ResponseStatusDetails(_ServerModel):
 ResponseStatus = Literal["in_progress", "completed", "cancelled", "failed"]
 
 
-class Response(_ServerModel):
+class Response(ServerModel):
     """A response as OpenAI's ``realtime.response``: its id, status and output items."""
 
     id: str
@@ -405,7 +519,7 @@ class Response(_ServerModel):
     output: list[ConversationItem]
 
 
-class ResponseCreated(_ServerModel):
+class ResponseCreated(ServerModel):
     """A response has started (status ``in_progress``); text deltas follow."""
 
     type: Literal["response.created"] = "response.created"
@@ -413,7 +527,7 @@ class ResponseCreated(_ServerModel):
     response: Response
 
 
-class ResponseTextDelta(_ServerModel):
+class ResponseTextDelta(ServerModel):
     """The next piece of the assistant's text (OpenAI Realtime beta's event of this name)."""
 
     type: Literal["response.text.delta"] = "response.text.delta"
@@ -425,7 +539,7 @@ class ResponseTextDelta(_ServerModel):
     delta: str
 
 
-class ResponseTextDone(_ServerModel):
+class ResponseTextDone(ServerModel):
     """The assistant's whole text for this response (as far as it got, if it was cut short)."""
 
     type: Literal["response.text.done"] = "response.text.done"
@@ -437,7 +551,7 @@ class ResponseTextDone(_ServerModel):
     text: str
 
 
-class ResponseDone(_ServerModel):
+class ResponseDone(ServerModel):
     """The response is over: status ``completed``, ``cancelled`` or ``failed``."""
 
     type: Literal["response.done"] = "response.done"
@@ -455,6 +569,17 @@ AnyServerEvent = (
     | ResponseTextDelta
     | ResponseTextDone
     | ResponseDone
+    | InputAudioBufferSpeechStarted
+    | InputAudioBufferSpeechStopped
+    | InputAudioBufferCommitted
+    | InputAudioBufferCleared
+    | InputAudioTranscriptionDelta
+    | InputAudioTranscriptionCompleted
+    | InputAudioTranscriptionFailed
+    | ResponseAudioDelta
+    | ResponseAudioDone
+    | ResponseAudioTranscriptDelta
+    | ResponseAudioTranscriptDone
 )
 
 ServerEvent = Annotated[AnyServerEvent, Field(discriminator="type")]
@@ -475,13 +600,10 @@ def error_event(
     param: str | None = None,
     details: PackReport | None = None,
 ) -> ErrorEvent:
-    """An ``error`` event: a ``server_error`` for :data:`SERVER_ERROR_CODES`, else the client's."""
-    kind: Literal["invalid_request_error", "server_error"] = (
-        "server_error" if code in SERVER_ERROR_CODES else "invalid_request_error"
-    )
+    """An ``error`` event whose ``error.type`` follows from ``code`` (:func:`error_kind`)."""
     return ErrorEvent(
         error=ErrorDetails(
-            type=kind,
+            type=error_kind(code),
             code=code,
             message=message,
             param=param,
@@ -491,20 +613,42 @@ def error_event(
     )
 
 
+def warning_event(code: ErrorCode, message: str) -> ErrorEvent:
+    """An ``error`` event of type ``warning``: something the client should know, nothing failed.
+
+    Raises ``ValueError`` for a code that is not one of :data:`WARNING_CODES`, so a failure is
+    never sent as a warning that the peer's frontend would not show.
+    """
+    if code not in WARNING_CODES:
+        raise ValueError(f"{code.value} is not a warning code")
+    return error_event(code, message)
+
+
 # --------------------------------------------------------------------------- invalid input
 
 
 class InvalidEvent(Exception):
-    """A text frame that is not a valid client event; carries what the error event needs."""
+    """A text frame that is not a valid client event; carries what the error event needs.
+
+    ``code`` is ``invalid_event``, or ``unsupported_audio_format`` for a format or rate that
+    OpenAI names and this server does not speak (so the client learns it is not a typo).
+    """
 
     def __init__(
-        self, message: str, *, event_type: str | None, event_id: str | None, param: str | None
+        self,
+        message: str,
+        *,
+        event_type: str | None,
+        event_id: str | None,
+        param: str | None,
+        code: ErrorCode = ErrorCode.INVALID_EVENT,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.event_type = event_type
         self.event_id = event_id
         self.param = param
+        self.code = code
 
 
 def parse_client_event(data: str | bytes) -> AnyClientEvent:
@@ -554,14 +698,20 @@ def _invalid(data: str | bytes, error: ValidationError) -> InvalidEvent:
         problem = "is required"
     elif field:
         problem = problem[:1].lower() + problem[1:]
-    if kind == "literal_error" and isinstance(first.get("input"), str):
+    if kind in {"literal_error", "enum"} and isinstance(first.get("input"), str):
         problem = f"{problem}, not {_shorten(first['input'])!r}"
     where = f"field {field!r} " if field else ""
+    code = (
+        ErrorCode.UNSUPPORTED_AUDIO_FORMAT
+        if kind == UNSUPPORTED_AUDIO_FORMAT_ERROR
+        else ErrorCode.INVALID_EVENT
+    )
     return InvalidEvent(
         f"{event_type}: {where}{problem}",
         event_type=event_type,
         event_id=event_id,
         param=field or None,
+        code=code,
     )
 
 
