@@ -308,6 +308,28 @@ async def test_a_2xx_answer_that_is_not_audio_is_a_bad_response(
     _assert_safe(error, fake)
 
 
+@pytest.mark.parametrize(
+    "content_type", ["audio/pcm;rate=22050", "audio/L16; rate=44100; channels=1"]
+)
+async def test_pcm_at_another_rate_is_refused_as_unsupported(
+    fake: FakeOpenAIAudio, tts: OpenAITextToSpeech, content_type: str
+) -> None:
+    fake.enqueue_speech(RawBody(b"\x00\x01" * 100, content_type=content_type))
+    error, pieces = await _failure(tts)
+    assert error.code is VoiceErrorCode.UNSUPPORTED
+    assert "24000 Hz" in error.message
+    assert pieces == []
+    _assert_safe(error, fake)
+
+
+async def test_pcm_stated_at_24khz_is_played(
+    fake: FakeOpenAIAudio, tts: OpenAITextToSpeech
+) -> None:
+    fake.enqueue_speech(RawBody(b"\x00\x40" * 100, content_type="audio/pcm;rate=24000"))
+    pieces = await _speak(tts, ["Hi."])
+    assert np.array_equal(_by_chunk(pieces)[0], np.full(100, 0.5, dtype=np.float32))
+
+
 async def test_the_probe_is_true_when_the_server_lists_its_models(
     fake: FakeOpenAIAudio, tts: OpenAITextToSpeech
 ) -> None:

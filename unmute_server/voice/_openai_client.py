@@ -126,10 +126,10 @@ class ModelsProbe:
 
     That endpoint is what every server named in the README answers (OpenAI, speaches, vLLM,
     Kokoro-FastAPI, openedai-speech), costs nothing to compute, and needs the API key, so a wrong
-    key shows as down. The configured model is not looked for in the list: speaches downloads
-    models on first use and openedai-speech may answer ``{}``, so a missing id would be a false
-    alarm. Concurrent callers share one request, and the answer is reused for
-    :data:`PROBE_CACHE_SECONDS`.
+    key shows as down. The configured model is not looked for in the list: servers disagree on
+    what they list (speaches lists the models installed so far, openedai-speech may answer
+    ``{}``, Kokoro-FastAPI lists aliases), so a missing id would be a false alarm. Concurrent
+    callers share one request, and the answer is reused for :data:`PROBE_CACHE_SECONDS`.
     """
 
     __slots__ = ("_checked_at", "_client", "_lock", "_timeout", "_up")

@@ -3,7 +3,9 @@
 The hosted OpenAI API, Kokoro-FastAPI and openedai-speech answer it. Each text chunk of an answer
 (a sentence or a clause, as the pipeline sends them) is one request asking for
 ``response_format="pcm"``: 16-bit little-endian mono at 24 kHz, the server's rate, so no
-resampling is needed, and audio is passed on as each network read arrives.
+resampling is needed, and audio is passed on as each network read arrives. A server that states
+another rate in its content type (openedai-speech's piper voices: ``audio/pcm;rate=22050``) is
+refused with ``voice_unsupported`` rather than played at the wrong speed.
 
 Chunks are spoken in order, with a small bounded look-ahead: while chunk *n*'s audio is being
 read, the request for chunk *n + 1* is already open, so its first audio is waiting when chunk
@@ -29,8 +31,8 @@ from unmute_server.voice._openai_client import (
     check_engine_arguments,
     make_client,
 )
-from unmute_server.voice.audio import Pcm
-from unmute_server.voice.errors import VoiceEngineError
+from unmute_server.voice.audio import SAMPLE_RATE, Pcm
+from unmute_server.voice.errors import VoiceEngineError, VoiceErrorCode
 from unmute_server.voice.tts.engine import SpokenAudio, VoiceChoice
 
 logger = logging.getLogger(__name__)
@@ -140,6 +142,27 @@ class ChunkRequest:
             self._queue.get_nowait()
         self._queue.put_nowait(None)
 
+    def _check_content_type(self, content_type: str) -> None:
+        """Refuse a 2xx answer that is not 24 kHz PCM, rather than play it as noise.
+
+        JSON or text is an error report, or a server that ignored ``response_format``. A stated
+        rate other than 24 kHz (openedai-speech's piper voices send ``audio/pcm;rate=22050``)
+        would play at the wrong speed and pitch.
+        """
+        media_type, _, parameters = content_type.lower().partition(";")
+        if media_type.strip().startswith(_NOT_AUDIO):
+            self._failures.log(ValueError(f"content type {content_type}"), "answer")
+            raise self._failures.unreadable()
+        for parameter in parameters.split(";"):
+            name, _, value = parameter.partition("=")
+            if name.strip() == "rate" and value.strip() != str(SAMPLE_RATE):
+                raise VoiceEngineError(
+                    VoiceErrorCode.UNSUPPORTED,
+                    f"the OpenAI-compatible {_SERVER} sends PCM at {value.strip()[:12]} Hz; "
+                    f"this adapter plays {SAMPLE_RATE} Hz only (choose a model or voice that "
+                    f"speaks at {SAMPLE_RATE} Hz)",
+                )
+
     async def _read(self, open_speech: OpenSpeech, text: str) -> None:
         try:
             async with AsyncExitStack() as stack:
@@ -148,12 +171,7 @@ class ChunkRequest:
                         response = await stack.enter_async_context(open_speech(text))
                 except Exception as err:  # every failure of the request becomes one error
                     raise self._failures.request(err) from None
-                content_type = response.headers.get("content-type", "").lower()
-                if content_type.startswith(_NOT_AUDIO):
-                    # A 200 with JSON or text is an error report (or a server that ignored
-                    # `response_format`), never audio: playing its bytes would be noise.
-                    self._failures.log(ValueError(f"content type {content_type}"), "answer")
-                    raise self._failures.unreadable()
+                self._check_content_type(response.headers.get("content-type", ""))
                 # `iter_bytes` is an async generator typed as a plain iterator; closing it
                 # explicitly ends the HTTP library's body iteration before the response closes.
                 reads = cast(AsyncGenerator[bytes, None], response.iter_bytes())
