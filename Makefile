@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test lint format schemas check bench bench-quick clean
+.PHONY: install system-deps run test lint format schemas check bench bench-quick clean speech-fixtures
 
 install: $(STAMP)
 
@@ -60,6 +60,11 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m tests.perf --quick
+
+# The committed speech fixtures (tests/fixtures/speech/), made again with espeak-ng: the same
+# espeak-ng and libopus give the same bytes.
+speech-fixtures: $(STAMP)
+	$(BIN)/python tests/fixtures/speech/regenerate.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
