@@ -39,8 +39,9 @@ DECODER_RATE: Final = 16_000
 MAX_UTTERANCE_SECONDS: Final = 60
 COMFORT_NOISE_RMS: Final = 3e-3
 
-#: The lighter search: at most 3,000 active HMMs per frame and no second flat-lexicon pass. About
-#: 4 times cheaper than the defaults for the same words on the fixtures.
+#: The lighter search: at most 3,000 active HMMs per frame and no second flat-lexicon pass. On
+#: thirty espeak-ng utterances it found 0.60 of the words against 0.61 with pocketsphinx's
+#: defaults, at about half the cost (real-time factor 0.12-0.16 against 0.29 per pass).
 SEARCH_SETTINGS: Final[dict[str, Any]] = {"maxhmmpf": 3000, "fwdflat": False}
 
 
