@@ -12,11 +12,11 @@ import sys
 from collections.abc import Callable, Sequence
 
 from unmute_server import __version__
-from unmute_server.cli import convert, lint, loadtest, schema, serve, show
+from unmute_server.cli import convert, lint, loadtest, say, schema, serve, show, transcribe
 
 Runner = Callable[[argparse.Namespace], int]
 
-_COMMANDS = (serve, lint, schema, convert, show, loadtest)
+_COMMANDS = (serve, lint, schema, convert, show, say, transcribe, loadtest)
 
 
 def build_parser() -> argparse.ArgumentParser:

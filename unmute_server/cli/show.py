@@ -13,17 +13,14 @@ drive the terminal it is shown on.
 from __future__ import annotations
 
 import argparse
-import difflib
-import os
 import sys
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from unmute_server.characters.pack import PackNameError, load_pack, resolve_pack
 from unmute_server.characters.prompts import PromptContext, render_system_prompt
+from unmute_server.cli._lookup import UsageError, find_character
 from unmute_server.terminal_text import escape_controls
 
 EXIT_SHOWN = 0
@@ -79,15 +76,11 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(run=_run)
 
 
-class _UsageError(Exception):
-    """A flag or name the user must change; the message says how."""
-
-
 def _run(args: argparse.Namespace) -> int:
     try:
         context = _context(args)
         prompt = show(Path(args.packs_root), args.pack, args.name, context)
-    except _UsageError as error:
+    except UsageError as error:
         # Names in the message are quoted already; its own line breaks are meant.
         message = escape_controls(str(error), keep="\n")
         print(f"unmute-server show: {message}", file=sys.stderr)
@@ -100,7 +93,7 @@ def _context(args: argparse.Namespace) -> PromptContext:
     try:
         zone = ZoneInfo(args.timezone)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise _UsageError(
+        raise UsageError(
             f"unknown time zone {args.timezone!r}; use an IANA name such as Europe/Paris"
         ) from error
     if args.now is None:
@@ -109,7 +102,7 @@ def _context(args: argparse.Namespace) -> PromptContext:
         try:
             parsed = datetime.fromisoformat(args.now)
         except ValueError as error:
-            raise _UsageError(
+            raise UsageError(
                 f"--now {args.now!r} is not an ISO 8601 time such as 2026-11-24T14:05"
             ) from error
         now = parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed.astimezone(zone)
@@ -122,49 +115,9 @@ def _context(args: argparse.Namespace) -> PromptContext:
             news_headlines=tuple(args.headline),
         )
     except (TypeError, ValueError) as error:
-        raise _UsageError(str(error).replace("PromptContext.language", "--language")) from error
+        raise UsageError(str(error).replace("PromptContext.language", "--language")) from error
 
 
 def show(packs_root: Path, pack: str, name: str, context: PromptContext) -> str:
-    """The prompt of character ``name`` in pack ``pack``; ``_UsageError`` says what is wrong."""
-    try:
-        folder = resolve_pack(packs_root, pack)
-    except PackNameError as error:
-        raise _UsageError(_unknown_pack(packs_root, pack, error.message)) from error
-    with folder:
-        registry = load_pack(folder, pack)
-    character = registry.get(name)
-    if character is None:
-        message = f"pack {pack!r} has no character named {name!r}"
-        message += _choices(name, list(registry), "characters")
-        if registry.error_count:
-            message += (
-                f"\nthe pack has errors, which may hide a character; see: unmute-server lint "
-                f"{escape_controls(os.path.join(str(packs_root), pack))}"
-            )
-        raise _UsageError(message)
-    return render_system_prompt(character, context)
-
-
-def _unknown_pack(packs_root: Path, pack: str, reason: str) -> str:
-    try:
-        known = sorted(
-            entry.name
-            for entry in os.scandir(packs_root)
-            if entry.is_dir() and not entry.name.startswith(".")
-        )
-    except OSError:
-        shown = escape_controls(str(packs_root))
-        return f"{reason}; the packs root {shown} cannot be read (see --packs-root)"
-    return reason + _choices(pack, known, "packs")
-
-
-def _choices(wanted: str, known: Iterable[str], noun: str) -> str:
-    """``; did you mean 'Nova'?`` and the list of known names, for an error message."""
-    names = list(known)
-    if not names:
-        return f"; there are no {noun}"
-    by_folded = {name.casefold(): name for name in names}
-    close = difflib.get_close_matches(wanted.casefold(), list(by_folded), n=1, cutoff=0.6)
-    hint = f"; did you mean {by_folded[close[0]]!r}?" if close else ""
-    return f"{hint}\nknown {noun}: {', '.join(repr(name) for name in names)}"
+    """The prompt of character ``name`` in pack ``pack``; ``UsageError`` says what is wrong."""
+    return render_system_prompt(find_character(packs_root, pack, name), context)

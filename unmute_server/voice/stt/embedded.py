@@ -1,0 +1,342 @@
+"""The embedded speech-to-text: pocketsphinx's en-US model, offline, on the CPU.
+
+Decoding runs in worker processes (:mod:`._sphinx_worker` says why not threads: pocketsphinx
+holds the GIL while it decodes). Each worker loads the model once and decodes one utterance at a
+time; an utterance keeps its worker from ``start`` to ``finish`` or ``aclose``. Workers are
+started on demand up to ``max_workers`` (each holds about 90 MB), kept warm between utterances,
+and one spare is started in the background when the last idle one is taken, so a new utterance
+rarely waits for a model to load (``load_timeout`` bounds a load). When all are busy, ``start``
+waits up to ``busy_timeout`` seconds for one, then fails as unavailable rather than queue without
+bound.
+
+English only: the model is en-US. Another language is refused (``unsupported``), never guessed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from typing import Final
+
+import numpy as np
+
+from unmute_server.voice.audio import Pcm, duration
+from unmute_server.voice.errors import VoiceEngineError, VoiceErrorCode
+from unmute_server.voice.stt import _sphinx_wire as wire
+from unmute_server.voice.stt.engine import PartialCallback
+
+#: ISO 639-1 codes the model speaks.
+LANGUAGES: Final = frozenset({"en"})
+WORKER_MODULE: Final = "unmute_server.voice.stt._sphinx_worker"
+
+
+class EmbeddedSpeechToText:
+    """:class:`~unmute_server.voice.stt.engine.SpeechToText` on pocketsphinx worker processes."""
+
+    name = "embedded"
+
+    def __init__(
+        self,
+        *,
+        max_workers: int = 4,
+        load_timeout: float = 30.0,
+        busy_timeout: float = 5.0,
+        answer_timeout: float = 10.0,
+    ) -> None:
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self._max_workers = max_workers
+        self._load_timeout = load_timeout
+        self._busy_timeout = busy_timeout
+        self._answer_timeout = answer_timeout
+        self._idle: list[_Worker] = []
+        self._workers: set[_Worker] = set()  # loaded: idle or lent
+        self._lent: set[_Worker] = set()  # holding an utterance
+        self._changed = asyncio.Condition()
+        self._spawning: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    @property
+    def busy(self) -> int:
+        """Workers holding an utterance now (for tests and metrics)."""
+        return len(self._lent)
+
+    @property
+    def worker_pids(self) -> frozenset[int]:
+        """The worker processes alive now."""
+        return frozenset(worker.pid for worker in self._workers)
+
+    async def start(self, language: str, on_partial: PartialCallback) -> _EmbeddedTranscription:
+        primary = language.split("-", 1)[0].casefold()
+        if primary not in LANGUAGES:
+            raise VoiceEngineError(
+                VoiceErrorCode.UNSUPPORTED,
+                f"the embedded speech-to-text understands English (en) only, not {language!r}; "
+                "use the kyutai or openai speech-to-text for other languages",
+            )
+        worker = await self._acquire()
+        try:
+            await worker.ask(wire.START, b"", wire.OK, self._answer_timeout)
+        except BaseException:
+            await self._release(worker)
+            raise
+        return _EmbeddedTranscription(self, worker, on_partial, self._answer_timeout)
+
+    async def probe(self) -> bool:
+        """True once a worker has loaded the model (starts one if there is none)."""
+        if self._closed:
+            return False
+        if self._idle or self.busy:
+            return True
+        try:
+            worker = await self._acquire()
+        except VoiceEngineError:
+            return False
+        await self._release(worker)
+        return True
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for task in list(self._spawning):
+            task.cancel()
+        await asyncio.gather(*self._spawning, return_exceptions=True)
+        workers = list(self._workers)
+        self._workers.clear()
+        self._idle.clear()
+        self._lent.clear()
+        await asyncio.gather(*(worker.stop() for worker in workers))
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _acquire(self) -> _Worker:
+        if self._closed:
+            raise VoiceEngineError(VoiceErrorCode.UNAVAILABLE, "the speech-to-text is shut down")
+        if not self._idle and len(self._workers) + len(self._spawning) < self._max_workers:
+            worker = await self._spawn()
+        else:
+            worker = await self._wait_for_idle()
+        self._lent.add(worker)
+        spare_wanted = not self._idle and not self._spawning
+        if spare_wanted and len(self._workers) < self._max_workers:
+            task = asyncio.create_task(self._spawn_spare())
+            self._spawning.add(task)
+            task.add_done_callback(self._spawning.discard)
+        return worker
+
+    async def _wait_for_idle(self) -> _Worker:
+        async def idle() -> _Worker:
+            async with self._changed:
+                await self._changed.wait_for(lambda: bool(self._idle) or self._closed)
+            if self._closed:
+                raise VoiceEngineError(
+                    VoiceErrorCode.UNAVAILABLE, "the speech-to-text is shut down"
+                )
+            return self._idle.pop()
+
+        try:
+            return await asyncio.wait_for(idle(), self._busy_timeout)
+        except TimeoutError:
+            raise VoiceEngineError(
+                VoiceErrorCode.UNAVAILABLE,
+                f"all {self._max_workers} embedded speech-to-text workers stayed busy for "
+                f"{self._busy_timeout:g} s",
+            ) from None
+
+    async def _spawn(self) -> _Worker:
+        worker = await _Worker.launch(self._load_timeout)
+        if self._closed:
+            await worker.stop()
+            raise VoiceEngineError(VoiceErrorCode.UNAVAILABLE, "the speech-to-text is shut down")
+        self._workers.add(worker)
+        return worker
+
+    async def _spawn_spare(self) -> None:
+        try:
+            worker = await self._spawn()
+        except VoiceEngineError:
+            return  # the next start() will try again, and report why
+        async with self._changed:
+            self._idle.append(worker)
+            self._changed.notify()
+
+    async def _release(self, worker: _Worker) -> None:
+        self._lent.discard(worker)
+        if worker.broken or self._closed:
+            self._workers.discard(worker)
+            await worker.stop()
+            return
+        async with self._changed:
+            self._idle.append(worker)
+            self._changed.notify()
+
+
+class _EmbeddedTranscription:
+    """One utterance on one worker; every operation waits for the one before it."""
+
+    def __init__(
+        self,
+        engine: EmbeddedSpeechToText,
+        worker: _Worker,
+        on_partial: PartialCallback,
+        answer_timeout: float,
+    ) -> None:
+        self._engine = engine
+        self._worker: _Worker | None = worker
+        self._on_partial = on_partial
+        self._answer_timeout = answer_timeout
+        self._lock = asyncio.Lock()
+        self._partial = ""
+        self._fed_seconds = 0.0
+
+    async def feed(self, pcm: Pcm) -> None:
+        async with self._lock:
+            if self._worker is None:
+                return  # closed or finished: late audio of an abandoned utterance
+            samples = np.ascontiguousarray(pcm, dtype="<f4").tobytes()
+            self._fed_seconds += duration(pcm)
+            hypothesis = await self._ask(wire.FEED, samples, wire.HYPOTHESIS, self._answer_timeout)
+            text = hypothesis.decode()
+            if text and text != self._partial:
+                self._partial = text
+                self._on_partial(text)
+
+    async def finish(self) -> str:
+        async with self._lock:
+            if self._worker is None:
+                raise VoiceEngineError(VoiceErrorCode.REJECTED, "the transcription is closed")
+            # The final pass decodes the whole utterance again: allow for it.
+            timeout = self._answer_timeout + self._fed_seconds
+            text = await self._ask(wire.FINISH, b"", wire.FINAL, timeout)
+            await self._give_back()
+            return text.decode()
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            if self._worker is None:
+                return
+            with contextlib.suppress(VoiceEngineError):
+                await self._ask(wire.ABORT, b"", wire.OK, self._answer_timeout)
+            await self._give_back()
+
+    async def _ask(self, kind: bytes, payload: bytes, expected: bytes, within: float) -> bytes:
+        worker = self._worker
+        if worker is None:
+            raise VoiceEngineError(VoiceErrorCode.REJECTED, "the transcription is closed")
+        try:
+            return await worker.ask(kind, payload, expected, within)
+        except VoiceEngineError:
+            await self._give_back()
+            raise
+
+    async def _give_back(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            await self._engine._release(worker)
+
+
+class _Worker:
+    """One worker process, asked one request at a time."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+        self.pid = process.pid
+        self.broken = False
+
+    @classmethod
+    async def launch(cls, within: float) -> _Worker:
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                WORKER_MODULE,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+        except OSError as error:
+            raise VoiceEngineError(
+                VoiceErrorCode.UNAVAILABLE,
+                f"cannot start the embedded speech-to-text worker: {error.strerror}",
+            ) from None
+        worker = cls(process)
+        try:
+            kind, _ = await asyncio.wait_for(worker._read(), within)
+        except (TimeoutError, VoiceEngineError, asyncio.CancelledError):
+            await worker.stop()
+            raise
+        if kind != wire.READY:
+            await worker.stop()
+            raise VoiceEngineError(
+                VoiceErrorCode.BAD_RESPONSE, "the speech-to-text worker did not start"
+            )
+        return worker
+
+    async def ask(self, kind: bytes, payload: bytes, expected: bytes, within: float) -> bytes:
+        """Send one request and read its answer. Anything but ``expected`` breaks the worker
+        (its stream may be out of step), and so does a cancellation half-way."""
+        if self.broken:
+            raise VoiceEngineError(VoiceErrorCode.UNAVAILABLE, "the speech-to-text worker stopped")
+        stdin = self._process.stdin
+        if stdin is None:
+            raise RuntimeError("the worker was started without a pipe to its input")
+        try:
+            stdin.write(wire.encode(kind, payload))
+            answer_kind, answer = await asyncio.wait_for(self._exchange(stdin), within)
+        except TimeoutError:
+            self.broken = True
+            raise VoiceEngineError(
+                VoiceErrorCode.TIMEOUT, f"the embedded speech-to-text took over {within:g} s"
+            ) from None
+        except BaseException:
+            self.broken = True
+            raise
+        if answer_kind == expected:
+            return answer
+        if answer_kind == wire.ERROR:
+            # The worker dropped the utterance but is in step: it may serve the next one.
+            raise VoiceEngineError(
+                VoiceErrorCode.REJECTED, f"the embedded speech-to-text failed: {answer.decode()}"
+            )
+        self.broken = True
+        raise VoiceEngineError(
+            VoiceErrorCode.BAD_RESPONSE, "the speech-to-text worker answered out of turn"
+        )
+
+    async def _exchange(self, stdin: asyncio.StreamWriter) -> tuple[bytes, bytes]:
+        try:
+            await stdin.drain()
+        except ConnectionError:
+            raise self._stopped() from None
+        return await self._read()
+
+    async def _read(self) -> tuple[bytes, bytes]:
+        stdout = self._process.stdout
+        if stdout is None:
+            raise RuntimeError("the worker was started without a pipe from its output")
+        try:
+            header = await stdout.readexactly(wire.HEADER.size)
+            kind, length = wire.HEADER.unpack(header)
+            if length > wire.MAX_ANSWER_BYTES:
+                self.broken = True
+                raise VoiceEngineError(
+                    VoiceErrorCode.BAD_RESPONSE, "the speech-to-text worker's answer is too long"
+                )
+            return kind, await stdout.readexactly(length)
+        except asyncio.IncompleteReadError:
+            raise self._stopped() from None
+
+    def _stopped(self) -> VoiceEngineError:
+        self.broken = True
+        return VoiceEngineError(
+            VoiceErrorCode.UNAVAILABLE,
+            f"the embedded speech-to-text worker stopped (exit code {self._process.returncode})",
+        )
+
+    async def stop(self) -> None:
+        """End the process at once and reap it."""
+        self.broken = True
+        if self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()
+        await self._process.wait()
