@@ -12,6 +12,7 @@ from unmute_server.characters.diagnostics import CODES, Code
 from unmute_server.characters.model import TEMPLATE_PLACEHOLDERS
 from unmute_server.protocol.events import CLIENT_EVENT_TYPES, ErrorCode
 from unmute_server.server.settings import LLM_OPTIONS, OPTIONS, LLMOption, Option
+from unmute_server.voice.settings import VOICE_OPTIONS, VoiceOption
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -41,6 +42,13 @@ def test_every_serve_option_is_in_the_configuration_table(option: Option) -> Non
 def test_every_llm_flag_and_variable_is_documented(option: LLMOption) -> None:
     assert f"`{option.flag}`" in README
     assert f"`{option.env}`" in README
+
+
+@pytest.mark.parametrize("option", VOICE_OPTIONS, ids=[option.env for option in VOICE_OPTIONS])
+def test_every_voice_flag_and_variable_is_in_the_configuration_table(option: VoiceOption) -> None:
+    assert f"`{option.env}`" in README
+    if option.flag is not None:
+        assert f"| `{option.flag}`" in README
 
 
 @pytest.mark.parametrize("code", list(ErrorCode), ids=[code.value for code in ErrorCode])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import sphn  # type: ignore[import-untyped]  # no type hints of its own
+import sphn  # no type hints of its own
 
 from unmute_server.voice.audio import SAMPLE_RATE, Pcm
 from unmute_server.voice.resample import resample

@@ -91,3 +91,25 @@ def test_factories_give_fresh_codecs_per_format() -> None:
     assert isinstance(encoder_for(AudioFormat.OGG_OPUS), OggOpusEncoder)
     assert isinstance(encoder_for(AudioFormat.PCM16), Pcm16Encoder)
     assert encoder_for(AudioFormat.OGG_OPUS) is not encoder_for(AudioFormat.OGG_OPUS)
+
+
+def test_a_new_stream_after_garbage_in_the_same_chunk_is_salvaged() -> None:
+    decoder = OggOpusDecoder()
+    with pytest.raises(InvalidAudioError) as invalid:
+        decoder.decode(b"x" * 40 + ogg_of(tone(0.5)))
+    assert len(invalid.value.salvaged) > 0.4 * SAMPLE_RATE
+
+
+def test_bytes_that_only_look_like_a_page_start_are_refused_within_a_bound() -> None:
+    decoder = OggOpusDecoder()
+    fake_header = OGG_MAGIC + b"\x00\x01" + b"\xff" * 30  # claims a page of many segments
+    assert len(decoder.decode(fake_header)) == 0  # could still be a page arriving
+    messages: list[str] = []
+    for _ in range(20):
+        try:
+            decoder.decode(b"\x00" * 8_000)
+        except InvalidAudioError as invalid:
+            messages.append(invalid.message)
+    assert messages
+    assert all("not a valid Ogg Opus stream" in message for message in messages)
+    assert len(decoder.decode(ogg_of(tone(0.3)))) > 0

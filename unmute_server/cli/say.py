@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import sys
 import wave
 from pathlib import Path
@@ -23,13 +22,11 @@ from unmute_server.terminal_text import escape_controls
 
 if TYPE_CHECKING:
     from unmute_server.voice.audio import Pcm
+    from unmute_server.voice.tts.engine import VoiceChoice
 
 EXIT_WRITTEN = 0
 EXIT_ENGINE = 1
 EXIT_USAGE = 2
-
-#: espeak-ng's voice variants, a character's default voice is one of them.
-_VARIANTS = ("f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5", "m6", "m7")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -66,6 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
 def _run(args: argparse.Namespace) -> int:
     # The voice stack (numpy and the engines) is imported only when the command runs.
     from unmute_server.voice.audio import duration
+    from unmute_server.voice.choice import voice_choice
     from unmute_server.voice.errors import VoiceEngineError
 
     try:
@@ -73,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
         if not args.text.strip():
             raise UsageError("TEXT is empty; give the words to say")
         language = _language(character, args.language)
-        voice = _embedded_voice(character, language)
+        voice = voice_choice(character, language)
         pcm = asyncio.run(_speak(voice, language, args.text))
         _write_wav(Path(args.output), pcm)
     except UsageError as error:
@@ -85,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
     name = escape_controls(character.name)
     print(
         f"wrote {escape_controls(args.output)}: {duration(pcm):.1f} s in {name}'s voice "
-        f"(espeak-ng {voice})",
+        f"(espeak-ng {voice.embedded})",
         file=sys.stderr,
     )
     return EXIT_WRITTEN
@@ -96,27 +94,14 @@ def _language(character: Character, fallback: str) -> str:
     return str(named).split("/", 1)[0]
 
 
-def _embedded_voice(character: Character, language: str) -> str:
-    """The character's espeak-ng voice: its language and a variant chosen by its name.
-
-    TODO(voice_choice): use ``unmute_server.voice.choice.voice_choice(character).embedded`` once
-    it lands; it reads the character's own per-engine voice table, with this as its fallback.
-    """
-    digest = hashlib.sha256(character.name.encode()).digest()
-    return f"{language}+{_VARIANTS[digest[0] % len(_VARIANTS)]}"
-
-
-async def _speak(voice: str, language: str, text: str) -> Pcm:
+async def _speak(voice: VoiceChoice, language: str, text: str) -> Pcm:
     import numpy as np
 
     from unmute_server.voice.tts.embedded import EmbeddedTextToSpeech
-    from unmute_server.voice.tts.engine import VoiceChoice
 
     engine = EmbeddedTextToSpeech()
     try:
-        synthesis = await engine.start(
-            VoiceChoice(kyutai=None, embedded=voice, openai="alloy"), language
-        )
+        synthesis = await engine.start(voice, language)
         await synthesis.send_text(text)
         await synthesis.end()
         pieces = [spoken.pcm async for spoken in synthesis.audio()]

@@ -103,7 +103,7 @@ def _read_audio(path: Path) -> Pcm:
     except OSError as error:
         raise _UnreadableAudio(f"cannot read {shown}: {error.strerror}") from error
     if data.startswith(b"OggS"):
-        import sphn  # type: ignore[import-untyped]  # no type hints of its own
+        import sphn  # no type hints of its own
 
         try:
             decoded, rate = sphn.read_opus_bytes(data)

@@ -46,9 +46,11 @@ from unmute_server.server.state import (
     PROMPT_SOURCE,
     SESSIONS,
     SETTINGS,
+    VOICE,
     Packs,
     SessionHub,
 )
+from unmute_server.server.voice_channel import VoiceEngines
 from unmute_server.server.websocket import realtime
 
 logger = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SESSIONS] = SessionHub()
     # Cleanups run in reverse: the packs' cleanup closes the sessions before the LLM goes.
     app.cleanup_ctx.append(_llm)
+    app.cleanup_ctx.append(_voice)
     app.cleanup_ctx.append(_prompt_source)
     app.cleanup_ctx.append(_packs)
     app.cleanup_ctx.append(_loop_lag)
@@ -108,6 +111,23 @@ async def _llm(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await backend.aclose()
+
+
+async def _voice(app: web.Application) -> AsyncIterator[None]:
+    # Imported here: the engines' modules (numpy, sphn) are for a serving process only.
+    from unmute_server.voice.engines import make_stt, make_tts
+
+    voice = app[SETTINGS].voice
+    engines = VoiceEngines(make_stt(voice.stt), make_tts(voice.tts))
+    logger.info("voice: speech-to-text %s, text-to-speech %s", engines.stt.name, engines.tts.name)
+    app[VOICE] = engines
+    try:
+        yield
+    finally:
+        try:
+            await engines.stt.aclose()
+        finally:
+            await engines.tts.aclose()
 
 
 async def _prompt_source(app: web.Application) -> AsyncIterator[None]:

@@ -6,24 +6,44 @@ count), so a load balancer's health check never touches the disk.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from aiohttp import web
 
 from unmute_server.characters.model import Character
-from unmute_server.server.state import PACKS, SESSIONS, SETTINGS
+from unmute_server.server.state import PACKS, SESSIONS, SETTINGS, VOICE
+from unmute_server.voice.stt.engine import SpeechToText
+from unmute_server.voice.tts.engine import TextToSpeech
+
+logger = logging.getLogger(__name__)
+
+
+#: How long ``/v1/health`` waits for an engine's probe before calling it down.
+PROBE_SECONDS = 2.0
 
 
 async def health(request: web.Request) -> web.Response:
-    """``{"ok": true, "sessions": n, "default_pack": {...}, "llm": {configured, model}}``.
+    """Whether a conversation can happen now, and what the server holds.
 
-    The LLM's URL and key are never shown: either may be a secret.
+    ``ok`` is true when the speech engines answer their probes (within
+    :data:`PROBE_SECONDS`) and an LLM is configured; ``stt_up``, ``tts_up`` and ``llm_up`` say
+    which part is missing, as kyutai-labs/unmute's frontend reads them. The engines' and the
+    LLM's URLs and keys are never shown: any may be a secret.
     """
     default = request.app[PACKS].default
     llm = request.app[SETTINGS].llm
+    engines = request.app[VOICE]
+    stt_up, tts_up = await asyncio.gather(_probe(engines.stt), _probe(engines.tts))
+    llm_up = llm is not None
     return web.json_response(
         {
-            "ok": True,
+            "ok": stt_up and tts_up and llm_up,
+            "stt_up": stt_up,
+            "tts_up": tts_up,
+            "llm_up": llm_up,
+            "voice": {"stt": engines.stt.name, "tts": engines.tts.name},
             "sessions": len(request.app[SESSIONS]),
             "default_pack": {
                 "name": default.pack,
@@ -39,6 +59,16 @@ async def voices(request: web.Request) -> web.Response:
     """The default pack's characters, in pack order, as the peer's ``/v1/voices`` lists them."""
     default = request.app[PACKS].default
     return web.json_response([voice_entry(character) for character in default.values()])
+
+
+async def _probe(engine: SpeechToText | TextToSpeech) -> bool:
+    """``engine.probe()`` within :data:`PROBE_SECONDS`; an error or a time-out is down."""
+    try:
+        async with asyncio.timeout(PROBE_SECONDS):
+            return await engine.probe()
+    except Exception:
+        logger.warning("probing the %s engine failed", engine.name, exc_info=True)
+        return False
 
 
 def voice_entry(character: Character) -> dict[str, Any]:

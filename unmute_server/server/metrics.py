@@ -10,6 +10,7 @@ comes from a fixed table below, and anything outside it is counted under ``unkno
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -224,3 +225,93 @@ class CacheMetrics:
         """Stop counting this cache's live registries (the application is done with it)."""
         self.update()
         _caches.discard(self._cache)
+
+
+# --------------------------------------------------------------------------- voice
+
+#: ``engine`` label values: the implementations of the speech interfaces.
+VOICE_ENGINES: Final = ("embedded", "kyutai", "openai")
+#: ``stage`` of a voice failure: speech-to-text, text-to-speech, or the session's audio buffer.
+VOICE_STAGES: Final = ("stt", "tts", "buffer")
+#: ``code`` of a voice failure; any other is ``other``.
+VOICE_FAILURE_CODES: Final = (
+    "voice_engine_unavailable",
+    "voice_engine_timeout",
+    "voice_engine_error",
+    "voice_engine_bad_response",
+    "voice_unsupported",
+    "invalid_audio",
+    "audio_buffer_full",
+    "engine_slower_than_real_time",
+    "internal_error",
+)
+
+_VOICE_LATENCY_BUCKETS: Final = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
+_RTF_BUCKETS: Final = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0)
+
+TTS_FIRST_AUDIO: Final = Histogram(
+    "unmute_tts_time_to_first_audio_seconds",
+    "Time from an answer's first text chunk to its first audio, by engine.",
+    ["engine"],
+    buckets=_VOICE_LATENCY_BUCKETS,
+)
+TTS_REAL_TIME_FACTOR: Final = Histogram(
+    "unmute_tts_real_time_factor",
+    "Seconds spent per second of audio spoken, per completed answer, by engine.",
+    ["engine"],
+    buckets=_RTF_BUCKETS,
+)
+STT_REAL_TIME_FACTOR: Final = Histogram(
+    "unmute_stt_real_time_factor",
+    "Seconds spent decoding and transcribing per second of audio heard, per turn, by engine.",
+    ["engine"],
+    buckets=_RTF_BUCKETS,
+)
+VOICE_FAILURES: Final = Counter(
+    "unmute_voice_failures",
+    "Voice problems reported to clients, by stage and code.",
+    ["stage", "code"],
+)
+BARGE_INS: Final = Counter(
+    "unmute_barge_ins",
+    "Spoken answers stopped because the person started speaking.",
+)
+
+for _engine in VOICE_ENGINES:
+    TTS_FIRST_AUDIO.labels(_engine)
+    TTS_REAL_TIME_FACTOR.labels(_engine)
+    STT_REAL_TIME_FACTOR.labels(_engine)
+for _stage in VOICE_STAGES:
+    for _voice_code in (*VOICE_FAILURE_CODES, "other"):
+        VOICE_FAILURES.labels(_stage, _voice_code)
+
+
+def _engine_label(engine: str) -> str:
+    return engine if engine in VOICE_ENGINES else "other"
+
+
+def tts_first_audio(engine: str) -> Callable[[float], None]:
+    """An observer of one answer's time to first audio on ``engine``."""
+    return TTS_FIRST_AUDIO.labels(_engine_label(engine)).observe
+
+
+def tts_rtf(engine: str) -> Callable[[float], None]:
+    """An observer of one answer's real-time factor on ``engine``."""
+    return TTS_REAL_TIME_FACTOR.labels(_engine_label(engine)).observe
+
+
+def stt_rtf(engine: str) -> Callable[[float], None]:
+    """An observer of one turn's real-time factor on ``engine``."""
+    return STT_REAL_TIME_FACTOR.labels(_engine_label(engine)).observe
+
+
+def voice_failed(stage: str, code: str) -> None:
+    """Count one voice problem; unknown stages and codes are ``other``."""
+    stage_label = stage if stage in VOICE_STAGES else "tts"
+    code_label = code if code in VOICE_FAILURE_CODES else "other"
+    VOICE_FAILURES.labels(stage_label, code_label).inc()
+
+
+def barge_in() -> None:
+    """Count one spoken answer stopped by the person speaking."""
+    BARGE_INS.inc()

@@ -22,6 +22,7 @@ from unmute_server.llm import ChatBackend
 from unmute_server.server import metrics
 from unmute_server.server.metrics import CacheMetrics
 from unmute_server.server.settings import Settings
+from unmute_server.server.voice_channel import VoiceEngines
 
 
 class SessionHub:
@@ -105,3 +106,4 @@ SESSIONS = web.AppKey("sessions", SessionHub)
 PACKS = web.AppKey("packs", Packs)
 LLM_BACKEND = web.AppKey("llm", LLM)
 PROMPT_SOURCE = web.AppKey("prompt_source", PromptSource)
+VOICE = web.AppKey("voice", VoiceEngines)

@@ -47,10 +47,15 @@ from unmute_server.protocol.events import (
     ConversationItemCreate,
     DiagnosticReport,
     ErrorCode,
+    InputAudioBufferAppend,
+    InputAudioBufferClear,
+    InputAudioBufferCommit,
     InvalidEvent,
     PackReport,
     ResolvedSession,
+    ResponseCancel,
     ResponseCreate,
+    SessionAudio,
     SessionUpdate,
     SessionUpdated,
     encode,
@@ -59,7 +64,7 @@ from unmute_server.protocol.events import (
     parse_client_event,
 )
 from unmute_server.server import metrics
-from unmute_server.server.conversation_channel import ConversationChannel
+from unmute_server.server.conversation_channel import ConversationChannel, SpeakerFactory
 from unmute_server.server.outbox import Outbox
 from unmute_server.server.session import ReloadBudget, Session
 from unmute_server.server.settings import Settings
@@ -69,9 +74,11 @@ from unmute_server.server.state import (
     PROMPT_SOURCE,
     SESSIONS,
     SETTINGS,
+    VOICE,
     Packs,
     SessionHub,
 )
+from unmute_server.server.voice_channel import VoiceChannel, VoiceEngines
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +138,14 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
         grace=settings.close_timeout,
     )
     connection = Connection(
-        ws, session, outbox, settings, packs, hub=hub, backend=app[LLM_BACKEND].backend
+        ws,
+        session,
+        outbox,
+        settings,
+        packs,
+        hub=hub,
+        backend=app[LLM_BACKEND].backend,
+        voice_engines=app[VOICE],
     )
     await connection.serve()
     return ws
@@ -198,6 +212,8 @@ class Connection:
         "packs",
         "session",
         "settings",
+        "voice",
+        "voice_engines",
         "ws",
     )
 
@@ -211,6 +227,7 @@ class Connection:
         *,
         hub: SessionHub,
         backend: ChatBackend | None = None,
+        voice_engines: VoiceEngines | None = None,
     ) -> None:
         self.ws = ws
         self.session = session
@@ -222,6 +239,10 @@ class Connection:
         self.backend = backend
         #: The session's conversation, made on its first conversation event.
         self.channel: ConversationChannel | None = None
+        #: The process's speech engines; ``None`` refuses audio events.
+        self.voice_engines = voice_engines
+        #: The session's voice, made on its first audio event or audio setting.
+        self.voice: VoiceChannel | None = None
         #: The close code this server chose, when it closed the connection itself.
         self.closed_with: int | None = None
         #: The close of a client found too slow, once one has started.
@@ -289,6 +310,10 @@ class Connection:
     async def end(self) -> None:
         """After the receive loop: stop any response (closing its upstream request) and let
         a too-slow client's close finish, so the connection leaves no task behind."""
+        voice = self.voice
+        if voice is not None:
+            self.voice = None
+            await voice.aclose()
         channel = self.channel
         if channel is not None:
             self.channel = None
@@ -325,6 +350,45 @@ class Connection:
             self.channel = channel
         return channel
 
+    def _voice(self) -> VoiceChannel | None:
+        """The session's voice, made when first needed; ``None`` on a server without engines."""
+        voice = self.voice
+        if voice is None and self.voice_engines is not None:
+            voice = VoiceChannel(
+                self.voice_engines,
+                self._send,
+                self._conversation,
+                self.session,
+                max_buffered_seconds=self.settings.voice.max_buffered_seconds,
+                default_language=self.settings.language,
+            )
+            self.voice = voice
+        return voice
+
+    def _speaker_factory(self) -> SpeakerFactory | None:
+        """Whether a client's ``response.create`` is spoken: once the session has a voice."""
+        voice = self.voice
+        return voice.speaker_for if voice is not None and voice.speaks else None
+
+    async def _on_audio(
+        self, event: InputAudioBufferAppend | InputAudioBufferCommit | InputAudioBufferClear
+    ) -> None:
+        voice = self._voice()
+        if voice is None:
+            self._send(
+                error_event(
+                    ErrorCode.VOICE_UNSUPPORTED,
+                    "this server has no speech engines; send text with conversation.item.create",
+                    event_id=event.event_id,
+                )
+            )
+        elif isinstance(event, InputAudioBufferAppend):
+            voice.append(event)
+        elif isinstance(event, InputAudioBufferCommit):
+            await voice.commit(event)
+        else:
+            await voice.clear(event)
+
     async def _on_text(self, data: str) -> None:
         try:
             event = parse_client_event(data)
@@ -332,7 +396,7 @@ class Connection:
             metrics.event_received(invalid.event_type)
             self._send(
                 error_event(
-                    ErrorCode.INVALID_EVENT,
+                    invalid.code,
                     invalid.message,
                     event_id=invalid.event_id,
                     param=invalid.param,
@@ -341,18 +405,26 @@ class Connection:
             return
         metrics.event_received(event.type)
         try:
-            if isinstance(event, CharactersList):
+            if isinstance(event, InputAudioBufferAppend):
+                voice = self.voice
+                if voice is not None:
+                    voice.append(event)  # the most frequent event: no more checks than this
+                else:
+                    await self._on_audio(event)
+            elif isinstance(event, CharactersList):
                 self._list(event)
             elif isinstance(event, SessionUpdate):
-                self._update(event)
+                await self._update(event)
             elif isinstance(event, CharactersReload):
                 await self._reload(event)
             elif isinstance(event, ConversationItemCreate):
                 self._conversation().add_item(event)
             elif isinstance(event, ResponseCreate):
-                await self._conversation().respond(event)
-            else:
+                await self._conversation().respond(event, speak=self._speaker_factory())
+            elif isinstance(event, ResponseCancel):
                 await self._conversation().cancel(event)
+            else:
+                await self._on_audio(event)
         except ClientTooSlowError:
             raise
         except Exception:
@@ -367,7 +439,7 @@ class Connection:
 
     # ----------------------------------------------------------------------- handlers
 
-    def _update(self, event: SessionUpdate) -> None:
+    async def _update(self, event: SessionUpdate) -> None:
         config = event.session
         session = self.session
         try:
@@ -390,6 +462,10 @@ class Connection:
             return
         if self.channel is not None:
             self.channel.set_system_prompt(session.system_prompt)
+        audio = config.audio_settings(self.voice.audio if self.voice else SessionAudio())
+        voice = self.voice if audio == SessionAudio() else self._voice()
+        if voice is not None:
+            await voice.update(audio)
         self._send(
             SessionUpdated(
                 session=ResolvedSession(
@@ -397,6 +473,10 @@ class Connection:
                     instructions=session.system_prompt,
                     allow_recording=session.allow_recording,
                     pack=session.registry.pack,
+                    input_audio_format=audio.input_format,
+                    output_audio_format=audio.output_format,
+                    turn_detection=audio.turn_detection,
+                    input_audio_transcription=audio.input_audio_transcription,
                 )
             )
         )

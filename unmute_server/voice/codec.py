@@ -23,6 +23,10 @@ from unmute_server.voice.audio import SAMPLE_RATE, Pcm
 #: How every Ogg page starts; the first bytes of an Ogg Opus stream.
 OGG_MAGIC: Final = b"OggS"
 
+#: An Ogg page is at most 65,307 bytes: this much without a sample decoded is not a stream
+#: whose page is still arriving, but bytes that only look like the start of one.
+MAX_OGG_WAIT_BYTES: Final = 70_000
+
 #: Samples per Opus frame the encoder is given: 80 ms at 24 kHz, as kyutai-labs/unmute sends.
 OPUS_FRAME_SAMPLES: Final = 1920
 
@@ -35,11 +39,16 @@ class AudioFormat(enum.StrEnum):
 
 
 class InvalidAudioError(ValueError):
-    """Bytes that are not audio in the session's format; ``message`` is safe to send."""
+    """Bytes that are not audio in the session's format; ``message`` is safe to send.
 
-    def __init__(self, message: str) -> None:
+    ``salvaged`` is the audio recovered from the same chunk after the bad bytes (a new stream
+    that starts in it), so reporting the problem loses nothing that could be heard.
+    """
+
+    def __init__(self, message: str, salvaged: Pcm | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.salvaged: Pcm = salvaged if salvaged is not None else np.zeros(0, np.float32)
 
 
 def detect_format(first_bytes: bytes) -> AudioFormat:
@@ -88,23 +97,46 @@ class OggOpusDecoder:
     """An Ogg Opus stream at any Opus rate, decoded to 24 kHz.
 
     ``sphn``'s reader keeps what a chunk leaves of a page for the next one. One bad chunk leaves
-    that reader broken for good, so after an error a fresh reader takes over: the client must
-    start a new stream (header pages first), which is what a browser's recorder does when it is
-    restarted.
+    that reader broken for good, so after an error a fresh reader takes over and is given the
+    chunk from its first ``OggS`` on: a client that restarts its recorder (a new stream, header
+    pages first) is heard again at once, even when its new stream follows garbage or half a page
+    in the same append.
     """
 
-    __slots__ = ("_reader",)
+    __slots__ = ("_reader", "_waiting")
 
     def __init__(self) -> None:
         self._reader = sphn.OpusStreamReader(SAMPLE_RATE)
+        self._waiting = 0
 
     def decode(self, data: bytes) -> Pcm:
         try:
-            pcm = self._reader.append_bytes(data)
+            pcm = _mono_float32(self._reader.append_bytes(data))
         except ValueError as error:
+            problem = f"the audio is not a valid Ogg Opus stream ({error})"
+        else:
+            self._waiting = 0 if len(pcm) else self._waiting + len(data)
+            if self._waiting <= MAX_OGG_WAIT_BYTES:
+                return pcm
+            problem = (
+                f"no audio came out of {self._waiting} bytes: "
+                "the audio is not a valid Ogg Opus stream"
+            )
+        self._waiting = 0
+        salvaged = self._resync(data)
+        raise InvalidAudioError(problem, salvaged)
+
+    def _resync(self, data: bytes) -> Pcm:
+        """A fresh reader, fed ``data`` from the first place a new stream can start."""
+        start = data.find(OGG_MAGIC)
+        while True:
             self._reader = sphn.OpusStreamReader(SAMPLE_RATE)
-            raise InvalidAudioError(f"the audio is not a valid Ogg Opus stream ({error})") from None
-        return _mono_float32(pcm)
+            if start < 0:
+                return np.zeros(0, np.float32)
+            try:
+                return _mono_float32(self._reader.append_bytes(data[start:]))
+            except ValueError:
+                start = data.find(OGG_MAGIC, start + 1)
 
 
 class Pcm16Encoder:

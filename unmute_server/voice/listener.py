@@ -96,11 +96,23 @@ class ListenerHooks:
 class _Turn:
     """One utterance being transcribed."""
 
-    __slots__ = ("audio_seconds", "busy_seconds", "item_id", "shown", "slow_reported", "stt")
+    __slots__ = (
+        "audio_seconds",
+        "busy_seconds",
+        "completed",
+        "item_id",
+        "shown",
+        "slow_reported",
+        "start_sample",
+        "stt",
+    )
 
-    def __init__(self, item_id: str, stt: Transcription) -> None:
+    def __init__(self, item_id: str, start_sample: int) -> None:
         self.item_id = item_id
-        self.stt = stt
+        self.start_sample = start_sample
+        self.stt: Transcription | None = None
+        #: Set once the final transcript is reported: later partials are stale.
+        self.completed = False
         self.shown = ""
         self.audio_seconds = 0.0
         self.busy_seconds = 0.0
@@ -177,7 +189,8 @@ class Listener:
         self._queue.clear()
         self._queued_bytes = 0
         turn, self._turn = self._turn, None
-        if turn is not None:
+        if turn is not None and turn.stt is not None:
+            turn.completed = True
             await turn.stt.aclose()
         self._hooks.emit(BufferCleared())
 
@@ -191,7 +204,7 @@ class Listener:
                 with contextlib.suppress(BaseException):
                     await asyncio.wait((task,))
         turn, self._turn = self._turn, None
-        if turn is not None:
+        if turn is not None and turn.stt is not None:
             await turn.stt.aclose()
 
     async def wait_idle(self) -> None:
@@ -212,11 +225,9 @@ class Listener:
                 generation, data = self._queue.popleft()
                 self._queued_bytes -= len(data)
                 started = time.perf_counter()
-                try:
-                    pcm, events = await asyncio.to_thread(self._decode, generation, data)
-                except InvalidAudioError as invalid:
+                pcm, events, invalid = await asyncio.to_thread(self._decode, generation, data)
+                if invalid is not None:
                     self._hooks.emit(VoiceProblem("invalid_audio", invalid.message))
-                    continue
                 if generation != self._generation:
                     continue  # cleared meanwhile
                 await self._route(pcm, events, time.perf_counter() - started)
@@ -232,18 +243,25 @@ class Listener:
         finally:
             self._worker = None
 
-    def _decode(self, generation: int, data: bytes) -> tuple[Pcm, list[TurnEvent]]:
-        """Worker thread: bytes to samples, and the turn events they complete."""
+    def _decode(
+        self, generation: int, data: bytes
+    ) -> tuple[Pcm, list[TurnEvent], InvalidAudioError | None]:
+        """Worker thread: bytes to samples, the turn events they complete, and what was wrong
+        with them (the samples are then what could be salvaged)."""
         if self._decoder is None:
             self._decoder = decoder_for(self._format or AudioFormat.PCM16)
-        pcm = self._decoder.decode(data)
+        invalid: InvalidAudioError | None = None
+        try:
+            pcm = self._decoder.decode(data)
+        except InvalidAudioError as error:
+            invalid, pcm = error, error.salvaged
         detector = self._detector
         if detector is None:
-            return pcm, []
+            return pcm, [], invalid
         if generation != self._detector_generation:
             self._detector_generation = generation
             detector.reset()
-        return pcm, detector.push(pcm)
+        return pcm, detector.push(pcm), invalid
 
     async def _route(self, pcm: Pcm, events: list[TurnEvent], busy: float) -> None:
         self._remember(pcm)
@@ -290,29 +308,32 @@ class Listener:
         await self._feed(turn, np.ascontiguousarray(audio[skip:], dtype=np.float32), 0.0)
 
     async def _open_turn(self, start_sample: int) -> _Turn | None:
-        item_id = self._hooks.new_item_id()
+        turn = _Turn(self._hooks.new_item_id(), start_sample)
         self._turn_start_sample = start_sample
         try:
-            stt = await self._stt.start(self._config.language, self._partial_callback(item_id))
+            turn.stt = await self._stt.start(self._config.language, self._partial_callback(turn))
         except VoiceEngineError as failed:
-            self._hooks.emit(TranscriptFailed(item_id, failed.code.value, failed.message))
+            self._hooks.emit(TranscriptFailed(turn.item_id, failed.code.value, failed.message))
             return None
-        turn = _Turn(item_id, stt)
         self._turn = turn
         return turn
 
-    def _partial_callback(self, item_id: str) -> Callable[[str], None]:
+    def _partial_callback(self, turn: _Turn) -> Callable[[str], None]:
+        """Partials of ``turn``, as deltas: they may arrive after the turn ended (an engine
+        that lags behind the audio) but never after its final transcript."""
+
         def partial(hypothesis: str) -> None:
-            turn = self._turn
-            if turn is None or turn.item_id != item_id or self._closed:
+            if turn.completed or self._closed:
                 return
             hypothesis = " ".join(hypothesis.split())
-            if not hypothesis.startswith(turn.shown) or len(hypothesis) == len(turn.shown):
+            shown = turn.shown
+            if not hypothesis.startswith(shown) or len(hypothesis) == len(shown):
                 return  # a revision: the client sees it in the final transcript
-            delta = hypothesis[len(turn.shown) :]
             turn.shown = hypothesis
-            elapsed = (self._samples_in - self._turn_start_sample) / SAMPLE_RATE
-            self._hooks.emit(TranscriptDelta(item_id, delta, round(elapsed, 3)))
+            delta = hypothesis[len(shown) :] if shown else hypothesis
+            elapsed = (self._samples_in - turn.start_sample) / SAMPLE_RATE
+            with contextlib.suppress(EmitStopped):
+                self._hooks.emit(TranscriptDelta(turn.item_id, delta, round(elapsed, 3)))
 
         return partial
 
@@ -320,6 +341,8 @@ class Listener:
         if not len(pcm):
             return
         started = time.perf_counter()
+        if turn.stt is None:
+            return
         try:
             await turn.stt.feed(pcm)
         except VoiceEngineError as failed:
@@ -345,7 +368,8 @@ class Listener:
         if self._turn is turn:
             self._turn = None
         self._hooks.emit(TranscriptFailed(turn.item_id, failed.code.value, failed.message))
-        asyncio.get_running_loop().create_task(turn.stt.aclose())
+        if turn.stt is not None:
+            asyncio.get_running_loop().create_task(turn.stt.aclose())
 
     def _end_turn(self) -> None:
         """Close the open turn: committed now, transcribed in order behind earlier turns."""
@@ -368,13 +392,18 @@ class Listener:
             self._closed = True
 
     async def _transcribe(self, turn: _Turn) -> None:
+        stt = turn.stt
+        if stt is None:
+            return
         try:
-            transcript = " ".join((await turn.stt.finish()).split())
+            transcript = " ".join((await stt.finish()).split())
         except VoiceEngineError as failed:
+            turn.completed = True
             self._hooks.emit(TranscriptFailed(turn.item_id, failed.code.value, failed.message))
             return
         finally:
-            await turn.stt.aclose()
+            await stt.aclose()
+        turn.completed = True
         if self._closed:
             return
         self._hooks.emit(TranscriptCompleted(turn.item_id, transcript))
