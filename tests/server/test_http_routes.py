@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import socket
 from pathlib import Path
 
 from tests.server.conftest import MakeServer, Server, until
 from unmute_server.llm import LLMSettings
 from unmute_server.server.state import PACKS, SESSIONS
+from unmute_server.voice.settings import EngineKind, EngineSettings, VoiceSettings
 
 BUNDLED_PACKS = Path(__file__).resolve().parents[2] / "character_packs"
 
@@ -14,7 +17,12 @@ BUNDLED_PACKS = Path(__file__).resolve().parents[2] / "character_packs"
 async def test_health_reports_sessions_and_the_default_pack(server: Server) -> None:
     version = server.app[PACKS].default.version
     assert await server.get_json("/v1/health") == {
-        "ok": True,
+        # No LLM is configured: no conversation can happen, so not ok, and it says why.
+        "ok": False,
+        "stt_up": True,
+        "tts_up": True,
+        "llm_up": False,
+        "voice": {"stt": "embedded", "tts": "embedded"},
         "sessions": 0,
         "default_pack": {"name": "default", "version": version, "characters": 2},
         "llm": {"configured": False, "model": None},
@@ -25,6 +33,32 @@ async def test_health_reports_sessions_and_the_default_pack(server: Server) -> N
     await first.ws.close()
     await until(lambda: len(server.app[SESSIONS]) == 1, "one session to end")
     assert (await server.get_json("/v1/health"))["sessions"] == 1
+
+
+async def test_health_is_ok_when_the_engines_answer_and_an_llm_is_configured(
+    make_server: MakeServer,
+) -> None:
+    server = await make_server(llm=LLMSettings(url="http://127.0.0.1:9/v1", model="m"))
+    health = await server.get_json("/v1/health")
+    assert (health["ok"], health["stt_up"], health["tts_up"], health["llm_up"]) == (
+        True,
+        True,
+        True,
+        True,
+    )
+
+
+async def test_health_says_an_engine_that_does_not_answer_is_down(make_server: MakeServer) -> None:
+    # A Kyutai speech-to-text server that is not there: refused at once, so down.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"ws://127.0.0.1:{probe.getsockname()[1]}"
+    voice = VoiceSettings(stt=EngineSettings(EngineKind.KYUTAI, url=url))
+    server = await make_server(llm=LLMSettings(url="http://127.0.0.1:9/v1", model="m"), voice=voice)
+    health = await server.get_json("/v1/health")
+    assert (health["ok"], health["stt_up"], health["tts_up"]) == (False, False, True)
+    assert health["voice"] == {"stt": "kyutai", "tts": "embedded"}
+    assert url not in json.dumps(health)
 
 
 async def test_health_is_not_changed_by_a_sessions_reload(server: Server) -> None:

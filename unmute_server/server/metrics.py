@@ -261,6 +261,18 @@ TTS_REAL_TIME_FACTOR: Final = Histogram(
     ["engine"],
     buckets=_RTF_BUCKETS,
 )
+STT_FIRST_PARTIAL: Final = Histogram(
+    "unmute_stt_time_to_first_partial_seconds",
+    "Time from a turn's start to its first partial transcript, by engine.",
+    ["engine"],
+    buckets=_VOICE_LATENCY_BUCKETS,
+)
+STT_FINAL: Final = Histogram(
+    "unmute_stt_time_to_final_seconds",
+    "Time from a turn's end (end of speech or commit) to its final transcript, by engine.",
+    ["engine"],
+    buckets=_VOICE_LATENCY_BUCKETS,
+)
 STT_REAL_TIME_FACTOR: Final = Histogram(
     "unmute_stt_real_time_factor",
     "Seconds spent decoding and transcribing per second of audio heard, per turn, by engine.",
@@ -281,6 +293,8 @@ for _engine in VOICE_ENGINES:
     TTS_FIRST_AUDIO.labels(_engine)
     TTS_REAL_TIME_FACTOR.labels(_engine)
     STT_REAL_TIME_FACTOR.labels(_engine)
+    STT_FIRST_PARTIAL.labels(_engine)
+    STT_FINAL.labels(_engine)
 for _stage in VOICE_STAGES:
     for _voice_code in (*VOICE_FAILURE_CODES, "other"):
         VOICE_FAILURES.labels(_stage, _voice_code)
@@ -303,6 +317,16 @@ def tts_rtf(engine: str) -> Callable[[float], None]:
 def stt_rtf(engine: str) -> Callable[[float], None]:
     """An observer of one turn's real-time factor on ``engine``."""
     return STT_REAL_TIME_FACTOR.labels(_engine_label(engine)).observe
+
+
+def stt_first_partial(engine: str) -> Callable[[float], None]:
+    """An observer of a turn's time to its first partial transcript on ``engine``."""
+    return STT_FIRST_PARTIAL.labels(_engine_label(engine)).observe
+
+
+def stt_final(engine: str) -> Callable[[float], None]:
+    """An observer of a turn's time from its end to its final transcript on ``engine``."""
+    return STT_FINAL.labels(_engine_label(engine)).observe
 
 
 def voice_failed(stage: str, code: str) -> None:

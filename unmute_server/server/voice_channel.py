@@ -213,6 +213,8 @@ class VoiceChannel:
                     previous_item=lambda: self._conversation().conversation.last_item_id,
                     new_item_id=lambda: "item_" + uuid.uuid4().hex[:24],
                     on_rtf=metrics.stt_rtf(self._engines.stt.name),
+                    on_first_partial=metrics.stt_first_partial(self._engines.stt.name),
+                    on_final=metrics.stt_final(self._engines.stt.name),
                 ),
             )
             self._listener = listener

@@ -89,8 +89,12 @@ class ListenerHooks:
     previous_item: Callable[[], str | None]
     #: A fresh item id for a turn.
     new_item_id: Callable[[], str]
-    #: Observes a turn's real-time factor and whether it was too slow (metrics).
+    #: Observes a turn's real-time factor (metrics).
     on_rtf: Callable[[float], None] = lambda _rtf: None
+    #: Observes seconds from a turn's start to its first partial transcript (metrics).
+    on_first_partial: Callable[[float], None] = lambda _seconds: None
+    #: Observes seconds from a turn's end to its final transcript (metrics).
+    on_final: Callable[[float], None] = lambda _seconds: None
 
 
 class _Turn:
@@ -100,7 +104,9 @@ class _Turn:
         "audio_seconds",
         "busy_seconds",
         "completed",
+        "ended_at",
         "item_id",
+        "opened_at",
         "shown",
         "slow_reported",
         "start_sample",
@@ -110,6 +116,8 @@ class _Turn:
     def __init__(self, item_id: str, start_sample: int) -> None:
         self.item_id = item_id
         self.start_sample = start_sample
+        self.opened_at = time.perf_counter()
+        self.ended_at = self.opened_at
         self.stt: Transcription | None = None
         #: Set once the final transcript is reported: later partials are stale.
         self.completed = False
@@ -172,7 +180,9 @@ class Listener:
         self._queue.append((self._generation, data))
         self._queued_bytes += len(data)
         if self._worker is None:
-            self._worker = asyncio.get_running_loop().create_task(self._work())
+            self._worker = asyncio.get_running_loop().create_task(
+                self._work(), name="voice listener"
+            )
 
     async def commit(self) -> bool:
         """End the turn now (the client's ``input_audio_buffer.commit``); ``False`` if no
@@ -330,6 +340,8 @@ class Listener:
             if not hypothesis.startswith(shown) or len(hypothesis) == len(shown):
                 return  # a revision: the client sees it in the final transcript
             turn.shown = hypothesis
+            if not shown:
+                self._hooks.on_first_partial(time.perf_counter() - turn.opened_at)
             delta = hypothesis[len(shown) :] if shown else hypothesis
             elapsed = (self._samples_in - turn.start_sample) / SAMPLE_RATE
             with contextlib.suppress(EmitStopped):
@@ -369,7 +381,7 @@ class Listener:
             self._turn = None
         self._hooks.emit(TranscriptFailed(turn.item_id, failed.code.value, failed.message))
         if turn.stt is not None:
-            asyncio.get_running_loop().create_task(turn.stt.aclose())
+            asyncio.get_running_loop().create_task(turn.stt.aclose(), name="voice stt close")
 
     def _end_turn(self) -> None:
         """Close the open turn: committed now, transcribed in order behind earlier turns."""
@@ -377,11 +389,14 @@ class Listener:
         if turn is None:
             return
         self._turn = None
+        turn.ended_at = time.perf_counter()
         self._hooks.emit(TurnCommitted(turn.item_id, self._hooks.previous_item()))
         if turn.audio_seconds:
             self._hooks.on_rtf(turn.busy_seconds / turn.audio_seconds)
         previous = self._finishing
-        self._finishing = asyncio.get_running_loop().create_task(self._finish(turn, previous))
+        self._finishing = asyncio.get_running_loop().create_task(
+            self._finish(turn, previous), name="voice transcription"
+        )
 
     async def _finish(self, turn: _Turn, previous: asyncio.Task[None] | None) -> None:
         if previous is not None:
@@ -406,6 +421,7 @@ class Listener:
         turn.completed = True
         if self._closed:
             return
+        self._hooks.on_final(time.perf_counter() - turn.ended_at)
         self._hooks.emit(TranscriptCompleted(turn.item_id, transcript))
         if transcript:
             await self._hooks.on_turn(turn.item_id, transcript)

@@ -162,7 +162,9 @@ class Speaker:
         if self._opening is None:
             if not self._chunks:
                 return None
-            self._opening = asyncio.get_running_loop().create_task(self._open())
+            self._opening = asyncio.get_running_loop().create_task(
+                self._open(), name="voice speaker open"
+            )
         return await asyncio.shield(self._opening)
 
     async def _open(self) -> Synthesis | None:
@@ -175,7 +177,9 @@ class Speaker:
             await synthesis.aclose()
             return None
         self._synthesis = synthesis
-        self._reader = asyncio.get_running_loop().create_task(self._read(synthesis))
+        self._reader = asyncio.get_running_loop().create_task(
+            self._read(synthesis), name="voice speaker"
+        )
         return synthesis
 
     async def _read(self, synthesis: Synthesis) -> None:
