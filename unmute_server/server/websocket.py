@@ -535,39 +535,18 @@ class Connection:
                 return "changed"
         self.packs.cache_metrics.update()
         metrics.diagnostics_reported(registry.diagnostics)
-        if registry.over_budget:
+        refusal = _refusal(registry, name, strict=event.strict)
+        if refusal is not None:
+            code, why, outcome = refusal
             self._send(
                 error_event(
-                    ErrorCode.PACK_TOO_COSTLY,
-                    f"pack {name!r} costs more to load than the server allows; the session "
-                    f"keeps pack {session.registry.pack!r}",
+                    code,
+                    f"{why}; the session keeps pack {session.registry.pack!r}",
                     event_id=event.event_id,
                     details=pack_report(registry),
                 )
             )
-            return "too_costly"
-        if not registry:
-            self._send(
-                error_event(
-                    ErrorCode.NO_VALID_CHARACTERS,
-                    f"pack {name!r} has no valid characters; the session keeps pack "
-                    f"{session.registry.pack!r}",
-                    event_id=event.event_id,
-                    details=pack_report(registry),
-                )
-            )
-            return "no_valid_characters"
-        if event.strict and registry.error_count:
-            self._send(
-                error_event(
-                    ErrorCode.STRICT_REJECTED,
-                    f"pack {name!r} has {registry.error_count} errors and strict was asked; "
-                    f"the session keeps pack {session.registry.pack!r}",
-                    event_id=event.event_id,
-                    details=pack_report(registry),
-                )
-            )
-            return "strict_rejected"
+            return outcome
         replaced_voice = session.adopt(registry)
         if self.channel is not None:
             self.channel.set_system_prompt(session.system_prompt)
@@ -586,6 +565,22 @@ class Connection:
             )
         )
         return "partial" if registry.error_count else "ok"
+
+
+def _refusal(
+    registry: CharacterRegistry, name: str, *, strict: bool
+) -> tuple[ErrorCode, str, str] | None:
+    """Why a loaded pack is not swapped in (code, reason, reload outcome), or ``None``."""
+    if registry.over_budget:
+        reason = f"pack {name!r} costs more to load than the server allows"
+        return ErrorCode.PACK_TOO_COSTLY, reason, "too_costly"
+    if not registry:
+        reason = f"pack {name!r} has no valid characters"
+        return ErrorCode.NO_VALID_CHARACTERS, reason, "no_valid_characters"
+    if strict and registry.error_count:
+        reason = f"pack {name!r} has {registry.error_count} errors and strict was asked"
+        return ErrorCode.STRICT_REJECTED, reason, "strict_rejected"
+    return None
 
 
 # --------------------------------------------------------------------------- views
