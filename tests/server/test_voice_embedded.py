@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import psutil
+import psutil  # type: ignore[import-untyped]  # no stubs in the test extras
 
 from tests.fake_llm import FakeLLM, StreamReply
 from tests.server.conftest import (
