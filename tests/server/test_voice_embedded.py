@@ -155,3 +155,31 @@ async def test_leaving_mid_utterance_or_mid_answer_leaves_nothing_behind(
     await client.send({"type": "input_audio_buffer.commit"})
     heard = await client.receive_until("conversation.item.input_audio_transcription.completed")
     assert_heard_the_words(heard[-1]["transcript"])
+
+
+async def test_a_language_the_embedded_stt_lacks_is_a_clear_error_and_the_turn_still_shows(
+    make_server: MakeServer, fake_llm: FakeLLM
+) -> None:
+    client = await talk(make_server, fake_llm)
+    await client.update(input_audio_transcription={"language": "fr"})
+    speech = speech_fixtures.pcm16_bytes(FIXTURE) + pcm16(silence(1.5))
+    for event in appends(speech):
+        await client.send(event)
+    events = await client.receive_until("conversation.item.input_audio_transcription.failed")
+    kinds = types(events)
+    assert kinds[:1] == ["input_audio_buffer.speech_started"]
+    failed = events[-1]
+    assert failed["error"]["code"] == "voice_unsupported"
+    assert "English" in failed["error"]["message"]
+    error = await client.receive()
+    assert error["type"] == "error"
+    assert error["error"]["code"] == "voice_unsupported"
+    rest = await client.receive_until("input_audio_buffer.committed")
+    assert "input_audio_buffer.speech_stopped" in types(rest)
+    # In English the same session is heard again.
+    fake_llm.enqueue(StreamReply(chunks=ANSWER))
+    await client.update(input_audio_transcription={"language": "en"})
+    for event in appends(speech):
+        await client.send(event)
+    heard = await client.receive_until("conversation.item.input_audio_transcription.completed")
+    assert_heard_the_words(heard[-1]["transcript"])

@@ -152,6 +152,7 @@ class Listener:
         self._samples_in = 0
         self._turn_start_sample = 0
         self._closed = False
+        self._start_failure_reported = False
 
     @property
     def input_format(self) -> AudioFormat | None:
@@ -279,8 +280,6 @@ class Listener:
         if turn is None and self._detector is None and len(pcm):
             # Client-committed turns: every audio chunk belongs to the open turn.
             turn = await self._open_turn(self._samples_in - len(pcm))
-            if turn is None:
-                return
             await self._feed_recent(turn)
         elif turn is not None:
             await self._feed(turn, pcm, busy)
@@ -290,11 +289,11 @@ class Listener:
                 if self._turn is None:
                     padding = self._config.turn_detection
                     pad = padding.prefix_padding_ms if padding is not None else 0
-                    opened = await self._open_turn(max(0, start - pad * SAMPLE_RATE // 1000))
-                    if opened is not None:
-                        self._hooks.emit(TurnStarted(opened.item_id, event.audio_start_ms))
-                        await self._feed_recent(opened)
-                        await self._hooks.on_speech()
+                    opened = await self._open_turn(
+                        max(0, start - pad * SAMPLE_RATE // 1000), event.audio_start_ms
+                    )
+                    await self._feed_recent(opened)
+                    await self._hooks.on_speech()
             elif self._turn is not None:
                 self._hooks.emit(TurnStopped(self._turn.item_id, event.audio_end_ms))
                 self._end_turn()
@@ -317,15 +316,23 @@ class Listener:
         audio = np.concatenate(tuple(self._recent)) if self._recent else np.zeros(0, np.float32)
         await self._feed(turn, np.ascontiguousarray(audio[skip:], dtype=np.float32), 0.0)
 
-    async def _open_turn(self, start_sample: int) -> _Turn | None:
+    async def _open_turn(self, start_sample: int, start_ms: int | None = None) -> _Turn:
+        """A new turn (reported started when VAD found it, at ``start_ms``). An engine that
+        cannot transcribe it still leaves a turn, so the client sees the turn's events and
+        then why it has no transcript; the first such failure is also an ``error``."""
         turn = _Turn(self._hooks.new_item_id(), start_sample)
         self._turn_start_sample = start_sample
+        self._turn = turn
+        if start_ms is not None:
+            self._hooks.emit(TurnStarted(turn.item_id, start_ms))
         try:
             turn.stt = await self._stt.start(self._config.language, self._partial_callback(turn))
         except VoiceEngineError as failed:
+            turn.completed = True
             self._hooks.emit(TranscriptFailed(turn.item_id, failed.code.value, failed.message))
-            return None
-        self._turn = turn
+            if not self._start_failure_reported:
+                self._start_failure_reported = True
+                self._hooks.emit(VoiceProblem(failed.code.value, failed.message))
         return turn
 
     def _partial_callback(self, turn: _Turn) -> Callable[[str], None]:
