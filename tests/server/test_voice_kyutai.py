@@ -6,11 +6,12 @@ import base64
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 from pytest_aiohttp import AiohttpServer
 
 from tests.fake_kyutai import API_KEY, FakeKyutaiStt, FakeKyutaiTts, start_fake_stt, start_fake_tts
 from tests.fake_llm import FakeLLM, StreamReply
-from tests.server.conftest import FAKE_MODEL, MakeServer, Realtime
+from tests.server.conftest import FAKE_MODEL, MakeServer, Realtime, sample_in
 from tests.server.voice_audio import (
     appends,
     audio_of,
@@ -176,6 +177,8 @@ async def test_garbage_audio_is_an_error_and_the_session_carries_on(
     kyutai: tuple[FakeKyutaiStt, FakeKyutaiTts],
     speech: Pcm,
 ) -> None:
+    counted = ("unmute_voice_failures_total", {"stage": "stt", "code": "invalid_audio"})
+    before = sample_in(generate_latest().decode(), *counted)
     client = await voice_client(make_server, fake_llm, kyutai)
     await client.update(input_audio_format="ogg_opus")
     garbage = base64.b64encode(b"OggS\x07" + b"not a page at all " * 4).decode("ascii")
@@ -184,6 +187,7 @@ async def test_garbage_audio_is_an_error_and_the_session_carries_on(
     assert error["type"] == "error"
     assert error["error"]["code"] == "invalid_audio"
     assert "Ogg Opus" in error["error"]["message"]
+    assert sample_in(generate_latest().decode(), *counted) == before + 1
     # A fresh stream after the bad bytes is heard and answered.
     for event in appends(ogg(utterance(speech))):
         await client.send(event)

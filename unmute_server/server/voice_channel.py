@@ -308,6 +308,7 @@ class VoiceChannel:
         elif isinstance(record, BufferCleared):
             send(InputAudioBufferCleared())
         else:
+            metrics.voice_failed("stt", record.code)
             self._problem(record)
 
     def _on_speaker_record(self, record: SpeakerRecord) -> None:
