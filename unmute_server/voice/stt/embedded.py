@@ -21,6 +21,7 @@ from typing import Final
 
 import numpy as np
 
+from unmute_server.voice._subprocess import reap
 from unmute_server.voice.audio import Pcm, duration
 from unmute_server.voice.errors import VoiceEngineError, VoiceErrorCode
 from unmute_server.voice.stt import _sphinx_wire as wire
@@ -336,7 +337,4 @@ class _Worker:
     async def stop(self) -> None:
         """End the process at once and reap it."""
         self.broken = True
-        if self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._process.kill()
-        await self._process.wait()
+        await reap(self._process)

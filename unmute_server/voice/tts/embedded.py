@@ -25,6 +25,7 @@ from typing import Final
 
 import numpy as np
 
+from unmute_server.voice._subprocess import reap
 from unmute_server.voice.audio import SAMPLE_RATE, Pcm
 from unmute_server.voice.errors import VoiceEngineError, VoiceErrorCode
 from unmute_server.voice.resample import Resampler
@@ -241,11 +242,9 @@ class _EspeakSynthesis:
         try:
             await _speak_with(process, chunk)
         finally:
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-            # Reaped whatever happened, cancellation included: no zombie is left.
-            await asyncio.shield(process.wait())
+            # Reaped whatever happened, cancellation included: no zombie is left, and no
+            # wait on a pipe nobody reads any more.
+            await asyncio.shield(reap(process))
 
 
 async def _speak_with(process: asyncio.subprocess.Process, chunk: _Chunk) -> None:
@@ -256,17 +255,20 @@ async def _speak_with(process: asyncio.subprocess.Process, chunk: _Chunk) -> Non
         await process.stdin.drain()
     process.stdin.close()
     stderr = asyncio.create_task(process.stderr.read(4096))
-    header = await process.stdout.read(_WAV_HEADER)
-    while len(header) < _WAV_HEADER:
-        more = await process.stdout.read(_WAV_HEADER - len(header))
-        if not more:
-            break
-        header += more
-    if len(header) < _WAV_HEADER:
-        await process.wait()
-        reason = (await stderr).decode(errors="replace").strip() or "no audio"
-        raise VoiceEngineError(VoiceErrorCode.REJECTED, f"espeak-ng failed: {reason}")
-    stderr.cancel()
+    try:
+        header = await process.stdout.read(_WAV_HEADER)
+        while len(header) < _WAV_HEADER:
+            more = await process.stdout.read(_WAV_HEADER - len(header))
+            if not more:
+                break
+            header += more
+        if len(header) < _WAV_HEADER:
+            reason = (await stderr).decode(errors="replace").strip() or "no audio"
+            raise VoiceEngineError(VoiceErrorCode.REJECTED, f"espeak-ng failed: {reason}")
+    finally:
+        # Stopped before the pipe is read to its end by reap(): one reader at a time.
+        stderr.cancel()
+        await asyncio.wait((stderr,))
     rate = _wav_rate(header)
     resampler = Resampler(rate, SAMPLE_RATE)
     leftover = b""
