@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,11 +32,13 @@ from unmute_server.characters.pack import (
 
 
 def character_toml(name: str, *, good: bool = False, text: str = "Hello there.") -> str:
+    # Each character its own voice file (a shared one is a CHR409 warning).
+    voice_file = f"voices/{zlib.crc32(name.encode()):08x}.wav"
     return tomli_w.dumps(
         {
             "name": name,
             "good": good,
-            "voice": {"source_type": "file", "path_on_server": "voices/x.wav"},
+            "voice": {"source_type": "file", "path_on_server": voice_file},
             "instructions": {"type": "constant", "text": text},
         }
     )

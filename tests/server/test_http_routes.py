@@ -6,7 +6,7 @@ import json
 import socket
 from pathlib import Path
 
-from tests.server.conftest import MakeServer, Server, until
+from tests.server.conftest import MakeServer, Server, until, write_pack
 from unmute_server.llm import LLMSettings
 from unmute_server.server.state import PACKS, SESSIONS
 from unmute_server.voice.settings import EngineKind, EngineSettings, VoiceSettings
@@ -22,6 +22,7 @@ async def test_health_reports_sessions_and_the_default_pack(server: Server) -> N
         "stt_up": True,
         "tts_up": True,
         "llm_up": False,
+        "voice_cloning_up": False,
         "voice": {"stt": "embedded", "tts": "embedded"},
         "sessions": 0,
         "default_pack": {"name": "default", "version": version, "characters": 2},
@@ -69,34 +70,123 @@ async def test_health_is_not_changed_by_a_sessions_reload(server: Server) -> Non
     assert health["default_pack"]["characters"] == 2
 
 
-async def test_voices_lists_the_default_packs_characters(make_server: MakeServer) -> None:
-    server = await make_server(default_pack="broken")
-    assert await server.get_json("/v1/voices") == [
-        {
-            "name": "Fay",
-            "good": False,
-            "comment": None,
-            "voice": {
-                "source_type": "file",
-                "path_on_server": "voices/fay.wav",
-                "description": None,
-                "description_link": None,
-            },
-            "instructions_type": "constant",
-        }
+FRONTEND_PACK = {
+    "nova__toml": """
+name = "Nova"
+good = true
+comment = "a calm voice"
+voice = { source_type = "file", path_on_server = "voices/nova.wav", description = "Nova" }
+instructions = { type = "smalltalk", language = "en/fr" }
+""",
+    "sam__toml": """
+name = "Sam"
+good = true
+instructions = { type = "constant", text = "You are Sam.", language = "en" }
+
+[voice]
+source_type = "freesound"
+url = "https://freesound.org/s/1/"
+path_on_server = "voices/sam.wav"
+sound_instance = { id = 1, username = "sammy" }
+""",
+    "kit__toml": """
+name = "Kit"
+good = true
+instructions = { type = "quiz_show" }
+
+[voice]
+source_type = "freesound"
+url = "https://freesound.org/s/2/"
+path_on_server = "voices/kit.wav"
+""",
+    "draft__toml": """
+name = "Draft"
+voice = { source_type = "file", path_on_server = "voices/draft.wav" }
+instructions = { type = "constant", text = "Not ready." }
+""",
+}
+
+
+async def test_voices_lists_good_characters_in_the_shape_unmutes_frontend_reads(
+    make_server: MakeServer, packs_root: Path
+) -> None:
+    write_pack(packs_root, "frontend", [], **FRONTEND_PACK)
+    server = await make_server(default_pack="frontend")
+    voices = {voice["name"]: voice for voice in await server.get_json("/v1/voices")}
+    assert list(voices) == ["Kit", "Nova", "Sam"]
+    assert voices["Nova"] == {
+        "name": "Nova",
+        "good": True,
+        "comment": "a calm voice",
+        "instructions": {"type": "smalltalk", "language": "en/fr"},
+        "source": {
+            "source_type": "file",
+            "path_on_server": "voices/nova.wav",
+            "description": "Nova",
+            "description_link": None,
+        },
+        "instructions_type": "smalltalk",
+    }
+    assert voices["Sam"]["instructions"] == {
+        "type": "constant",
+        "text": "You are Sam.",
+        "language": "en",
+    }
+    assert voices["Sam"]["source"] == {
+        "source_type": "freesound",
+        "url": "https://freesound.org/s/1/",
+        "path_on_server": "voices/sam.wav",
+        "description": None,
+        "sound_instance": {"id": 1, "username": "sammy"},
+    }
+    # The frontend reads source.sound_instance.username of every Freesound voice.
+    assert voices["Kit"]["source"]["sound_instance"] == {"username": None}
+    assert voices["Kit"]["instructions"] == {"type": "quiz_show", "language": None}
+
+
+async def test_voices_lists_every_character_when_asked_for_all(
+    make_server: MakeServer, packs_root: Path
+) -> None:
+    write_pack(packs_root, "frontend", [], **FRONTEND_PACK)
+    server = await make_server(default_pack="frontend")
+    everyone = await server.get_json("/v1/voices?all=true")
+    assert [(voice["name"], voice["good"]) for voice in everyone] == [
+        ("Draft", False),
+        ("Kit", True),
+        ("Nova", True),
+        ("Sam", True),
     ]
+    assert await server.get_json("/v1/voices?all=false") == await server.get_json("/v1/voices")
+
+
+async def test_voices_of_a_pack_with_no_good_character_is_empty(make_server: MakeServer) -> None:
+    server = await make_server(default_pack="broken")
+    assert await server.get_json("/v1/voices") == []
+    [fay] = await server.get_json("/v1/voices?all=1")
+    assert fay["source"]["path_on_server"] == "voices/fay.wav"
 
 
 async def test_voices_of_the_bundled_default_pack_name_every_instruction_type(
     make_server: MakeServer,
 ) -> None:
     server = await make_server(packs_root=BUNDLED_PACKS)
-    voices = await server.get_json("/v1/voices")
+    voices = await server.get_json("/v1/voices?all=true")
     assert len(voices) == len(server.app[PACKS].default)
-    assert {voice["instructions_type"] for voice in voices} >= {"constant", "template"}
+    assert {voice["instructions"]["type"] for voice in voices} >= {"constant", "template"}
     for voice in voices:
-        assert set(voice) == {"name", "good", "comment", "voice", "instructions_type"}
-        assert voice["voice"]["source_type"] in ("file", "freesound")
+        assert set(voice) == {
+            "name",
+            "good",
+            "comment",
+            "instructions",
+            "source",
+            "instructions_type",
+        }
+        assert voice["instructions_type"] == voice["instructions"]["type"]
+        assert voice["source"]["source_type"] in ("file", "freesound")
+        assert voice["source"]["path_on_server"]
+    good = await server.get_json("/v1/voices")
+    assert good == [voice for voice in voices if voice["good"]]
 
 
 async def test_health_names_the_llm_model_but_never_its_url_or_key(

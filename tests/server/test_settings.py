@@ -49,6 +49,7 @@ def test_every_variable_is_read() -> None:
         "UNMUTE_TIMEZONE": "Europe/Paris",
         "UNMUTE_LANGUAGE": "en/fr",
         "UNMUTE_NEWS_FILE": "/srv/news.txt",
+        "UNMUTE_CORS_ORIGINS": "https://unmute.example.com,http://localhost:*",
     }
     assert set(env) == {option.env for option in OPTIONS}
     settings = Settings.from_environment(env)
@@ -74,6 +75,7 @@ def test_every_variable_is_read() -> None:
         timezone="Europe/Paris",
         language="en/fr",
         news_file=Path("/srv/news.txt"),
+        cors_origins=("https://unmute.example.com", "http://localhost:*"),
     )
 
 

@@ -73,6 +73,7 @@ CODES: dict[str, Code] = _table(
     Code("CHR406", _E, "pack folder cannot be read"),
     Code("CHR407", _W, "two character names in the pack look alike"),
     Code("CHR408", _E, "loading the pack exceeded its build budget (CPU time, memory or time)"),
+    Code("CHR409", _W, "two characters in the pack share a voice path_on_server"),
 )
 
 

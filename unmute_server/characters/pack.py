@@ -18,7 +18,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from unmute_server.characters.charfile import CHARACTER_SUFFIXES, parse_character_file
 from unmute_server.characters.confusables import NameSite, lookalike_warnings
 from unmute_server.characters.diagnostics import Diagnostic
+from unmute_server.characters.document import FieldPath, Position
 from unmute_server.characters.folders import (
     FILE_FLAGS,
     NOT_A_FOLDER,
@@ -38,6 +39,7 @@ from unmute_server.characters.folders import (
 )
 from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
 from unmute_server.characters.model import Character
+from unmute_server.characters.voice_paths import voice_path_warnings
 
 if TYPE_CHECKING:
     from unmute_server.characters.registry import CharacterRegistry
@@ -617,7 +619,8 @@ def build_registry(
 
     Files are parsed in name order, and that order is the registry's order. A character
     name defined by a second file is CHR400 (the first file wins), one that looks like an
-    earlier name is a CHR407 warning (``confusables``); characters beyond
+    earlier name is a CHR407 warning (``confusables``), one whose voice path an earlier
+    character has is a CHR409 warning (``voice_paths``); characters beyond
     ``limits.max_characters_per_pack`` are CHR404 and not parsed; a pack left with no
     character is CHR402. The registry is returned even when empty: whether an empty or
     partly broken pack replaces a session's registry is the caller's decision.
@@ -628,6 +631,7 @@ def build_registry(
     characters: dict[str, Character] = {}
     defined_in: dict[str, str] = {}
     names: list[NameSite] = []
+    voice_sites: list[tuple[Character, str, Mapping[FieldPath, Position]]] = []
     files = sorted(snapshot.files, key=lambda pack_file: pack_file.name)
     for index, pack_file in enumerate(files):
         if len(characters) >= limits.max_characters_per_pack:
@@ -664,7 +668,9 @@ def build_registry(
         characters[character.name] = character
         defined_in[character.name] = pack_file.name
         names.append(NameSite(character.name, pack_file.name, result.positions))
+        voice_sites.append((character, pack_file.name, result.positions))
     diagnostics.extend(lookalike_warnings(names))
+    diagnostics.extend(voice_path_warnings(voice_sites))
     if not characters:
         diagnostics.append(Diagnostic(PACK_PATH, 0, 0, "CHR402", "pack has no valid characters"))
     read_failures = {d.path for d in snapshot.diagnostics if d.code in FILE_READ_CODES}

@@ -26,6 +26,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from unmute_server.characters.model import Instructions
 from unmute_server.protocol._models import (
     MAX_EVENT_ID_LENGTH,
     ClientModel,
@@ -145,13 +146,16 @@ __all__ = [
 class SessionConfigUpdate(ClientModel):
     """The part of ``session.update`` this server reads; anything else is ignored.
 
-    ``voice`` names a character in the session's current pack; ``instructions`` is a system
-    prompt used as given when no character is chosen; ``allow_recording`` is the peer's
-    consent flag. A field left out keeps its current value.
+    ``voice`` names a character in the session's current pack, by its name or by its
+    voice's ``path_on_server`` (as kyutai-labs/unmute's frontend sends it); ``instructions``
+    is either a system prompt used as given when no character is chosen, or an instructions
+    object (``{"type": "smalltalk", "language": "en/fr"}``, ``{"type": "constant", "text":
+    ...}``, any type a character file may use) that picks the prompt builder for the session;
+    ``allow_recording`` is the peer's consent flag. A field left out keeps its current value.
     """
 
     voice: str | None = None
-    instructions: str | None = None
+    instructions: str | Instructions | None = None
     allow_recording: bool | None = None
     #: Beta shape. ``null`` (or left out) keeps the format in effect.
     input_audio_format: BetaAudioFormat | None = None

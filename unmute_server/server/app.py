@@ -36,6 +36,7 @@ from unmute_server.characters.registry import RegistryCache
 from unmute_server.conversation.news import NewsFeed, NewsFileError
 from unmute_server.conversation.prompt_source import PromptSource
 from unmute_server.server import metrics
+from unmute_server.server.cors import cors_middleware
 from unmute_server.server.http_routes import health, voices
 from unmute_server.server.loop_lag import monitor_loop_lag
 from unmute_server.server.settings import Settings
@@ -69,7 +70,7 @@ class StartupError(Exception):
 
 def create_app(settings: Settings) -> web.Application:
     """The application for ``settings``; resources open when it starts, not here."""
-    app = web.Application()
+    app = web.Application(middlewares=[cors_middleware(settings.cors_origins)])
     app[SETTINGS] = settings
     app[SESSIONS] = SessionHub()
     # Cleanups run in reverse: the packs' cleanup closes the sessions before the LLM goes.

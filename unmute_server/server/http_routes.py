@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from unmute_server.characters.model import Character
+from unmute_server.characters.model import Character, FileVoice, FreesoundVoice
 from unmute_server.server.state import PACKS, SESSIONS, SETTINGS, VOICE
 from unmute_server.voice.stt.engine import SpeechToText
 from unmute_server.voice.tts.engine import TextToSpeech
@@ -43,6 +43,8 @@ async def health(request: web.Request) -> web.Response:
             "stt_up": stt_up,
             "tts_up": tts_up,
             "llm_up": llm_up,
+            # kyutai-labs/unmute's frontend offers an upload when this is true; we clone no voices.
+            "voice_cloning_up": False,
             "voice": {"stt": engines.stt.name, "tts": engines.tts.name},
             "sessions": len(request.app[SESSIONS]),
             "default_pack": {
@@ -56,9 +58,16 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def voices(request: web.Request) -> web.Response:
-    """The default pack's characters, in pack order, as the peer's ``/v1/voices`` lists them."""
+    """The default pack's good characters (all of them with ``?all=true``), in pack order.
+
+    Only good ones by default, because kyutai-labs/unmute's frontend offers every entry it
+    gets as a choice, as the peer's ``/v1/voices`` does.
+    """
     default = request.app[PACKS].default
-    return web.json_response([voice_entry(character) for character in default.values()])
+    everyone = request.query.get("all", "").lower() in ("1", "true", "yes")
+    return web.json_response(
+        [voice_entry(character) for character in default.values() if everyone or character.good]
+    )
 
 
 async def _probe(engine: SpeechToText | TextToSpeech) -> bool:
@@ -72,11 +81,27 @@ async def _probe(engine: SpeechToText | TextToSpeech) -> bool:
 
 
 def voice_entry(character: Character) -> dict[str, Any]:
-    """``{name, good, comment, voice, instructions_type}`` for one character."""
+    """One character in the shape kyutai-labs/unmute's frontend reads.
+
+    ``{name, good, comment, instructions, source, instructions_type}``: ``instructions`` is
+    the character's instructions object, and ``source`` its voice source, which always has a
+    ``path_on_server`` (the frontend sends it back as ``session.update``'s ``voice``) and, for
+    a Freesound voice, a ``sound_instance`` with a ``username`` (``null`` when unknown), which
+    the frontend reads to name a voice.
+    """
     return {
         "name": character.name,
         "good": character.good,
         "comment": character.comment,
-        "voice": character.voice.model_dump(mode="json"),
+        "instructions": character.instructions.model_dump(mode="json"),
+        "source": voice_source(character.voice),
         "instructions_type": character.instructions.type,
     }
+
+
+def voice_source(voice: FileVoice | FreesoundVoice) -> dict[str, Any]:
+    """A voice source as the frontend's ``FileVoiceSource`` / ``FreesoundVoiceSource`` reads it."""
+    source = voice.model_dump(mode="json")
+    if isinstance(voice, FreesoundVoice):
+        source["sound_instance"] = {"username": None, **(source["sound_instance"] or {})}
+    return source

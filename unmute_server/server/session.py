@@ -14,10 +14,27 @@ from __future__ import annotations
 
 import secrets
 
-from unmute_server.characters.model import Character
+from unmute_server.characters.model import (
+    Character,
+    ConstantInstructions,
+    FileVoice,
+    Instructions,
+)
 from unmute_server.characters.prompts import render_system_prompt
 from unmute_server.characters.registry import CharacterRegistry
+from unmute_server.characters.voice_paths import character_for_voice
 from unmute_server.conversation.prompt_source import DEFAULT_PROMPT_SOURCE, PromptSource
+
+#: What a client gave as ``instructions``: a literal system prompt, or an instructions object.
+GivenInstructions = str | Instructions
+
+#: Whom instructions given as an object speak as while no character is chosen: only its name
+#: reaches a prompt ("You are the assistant, ...").
+NO_CHARACTER = Character(
+    name="the assistant",
+    voice=FileVoice(source_type="file", path_on_server="none.wav"),
+    instructions=ConstantInstructions(type="constant", text="(none)"),
+)
 
 
 class ReloadBudget:
@@ -76,7 +93,7 @@ class Session:
         #: Drives every random choice a prompt builder makes, so a session's prompt is stable.
         self.seed = secrets.randbits(32) if seed is None else seed
         self.character: Character | None = None
-        self.given_instructions: str | None = None
+        self.given_instructions: GivenInstructions | None = None
         self.allow_recording = False
         #: The prompt the conversation layer uses; ``None`` until there is one.
         self.system_prompt: str | None = None
@@ -90,15 +107,20 @@ class Session:
         self,
         *,
         voice: str | None = None,
-        instructions: str | None = None,
+        instructions: GivenInstructions | None = None,
         allow_recording: bool | None = None,
     ) -> None:
         """Apply a ``session.update``: every given field, or none of them.
 
-        Raises ``KeyError`` (and changes nothing) if ``voice`` is not in this session's
+        ``voice`` is a character's name or its one voice ``path_on_server`` (the name wins).
+        Raises ``KeyError`` (and changes nothing) if it names no character in this session's
         registry, so an unknown voice leaves the previous choice in place.
         """
-        character = self.registry[voice] if voice is not None else self.character
+        character = self.character
+        if voice is not None:
+            character = character_for_voice(self.registry, voice)
+            if character is None:
+                raise KeyError(voice)
         given = self.given_instructions if instructions is None else instructions
         # The prompt is rendered before anything is assigned, so a failure changes nothing.
         prompt = self._prompt_for(character, given)
@@ -133,11 +155,23 @@ class Session:
             return previous.name
         return None
 
-    def _prompt_for(self, character: Character | None, given: str | None) -> str | None:
-        """The system prompt: the character's, rendered with this session's seed, or ``given``."""
-        if character is None:
-            return given
-        return render_system_prompt(character, self.prompt_source.context(self.seed))
+    def _prompt_for(
+        self, character: Character | None, given: GivenInstructions | None
+    ) -> str | None:
+        """The system prompt, rendered with this session's seed.
+
+        Instructions given as an object replace the character's own (as kyutai-labs/unmute
+        builds the prompt from the instructions the client sends, the character giving its
+        name); a string is the prompt only while no character is chosen.
+        """
+        if given is None or isinstance(given, str):
+            if character is None:
+                return given
+            speaker = character
+        else:
+            chosen = NO_CHARACTER if character is None else character
+            speaker = chosen.model_copy(update={"instructions": given})
+        return render_system_prompt(speaker, self.prompt_source.context(self.seed))
 
 
 def fallback_character(registry: CharacterRegistry) -> Character | None:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from unmute_server.characters.model import is_language_code
 from unmute_server.llm import LLMSettings, LLMSettingsError
 from unmute_server.llm.settings import ENV_API_KEY, ENV_MODEL, ENV_URL
+from unmute_server.server.origins import DEFAULT_CORS_ORIGINS, origin_problem, parse_origins
 from unmute_server.voice.settings import (
     VOICE_OPTIONS,
     VoiceSettings,
@@ -55,6 +56,8 @@ class Settings:
     answered ``llm_unavailable``). It is kept out of ``repr``: its URL may hold credentials.
     ``timezone``, ``language`` and ``news_file`` are what a rendered prompt says about the
     moment, which language to speak, and the day's headlines (for ``news`` characters).
+    ``cors_origins`` are the web pages' origins that may read the HTTP routes and open a
+    WebSocket (see :mod:`unmute_server.server.cors`).
     """
 
     host: str = "127.0.0.1"
@@ -78,6 +81,7 @@ class Settings:
     timezone: str = "UTC"
     language: str = "en"
     news_file: Path | None = None
+    cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     llm: LLMSettings | None = field(default=None, repr=False)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
 
@@ -114,6 +118,12 @@ class Settings:
                 f"shutdown_timeout must be zero or more seconds, not {self.shutdown_timeout}"
             )
         self.zone()  # raises SettingsError for a zone this machine does not know
+        if not self.cors_origins:
+            raise SettingsError("cors_origins must name at least one origin, or '*'")
+        for origin in self.cors_origins:
+            problem = origin_problem(origin)
+            if problem is not None:
+                raise SettingsError(f"cors_origins: {problem}")
         if not is_language_code(self.language):
             raise SettingsError(
                 f"language must be a code such as 'en' or a pair such as 'en/fr', "
@@ -404,6 +414,14 @@ OPTIONS: tuple[Option, ...] = (
         "--news-file",
         _parse_path,
         "text file of news headlines, one per line, for news characters; re-read when it changes",
+    ),
+    Option(
+        "cors_origins",
+        "UNMUTE_CORS_ORIGINS",
+        "--cors-origins",
+        parse_origins,
+        "comma-separated origins of the web pages that may read /v1/health and /v1/voices and "
+        "open /v1/realtime: '*' for any, an exact origin, or one with ':*' for any port",
     ),
 )
 

@@ -453,8 +453,8 @@ class Connection:
                 error_event(
                     ErrorCode.UNKNOWN_CHARACTER,
                     f"no character named {_shorten(config.voice)!r} in pack "
-                    f"{session.registry.pack!r}; "
-                    "session.characters.list shows the names",
+                    f"{session.registry.pack!r}, nor one alone with that voice "
+                    "path_on_server; session.characters.list shows the names",
                     event_id=event.event_id,
                     param="session.voice",
                 )
