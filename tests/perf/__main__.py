@@ -19,11 +19,11 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.perf import load, micro, parsing
+from tests.perf import load, micro, parsing, voice
 from tests.perf.figures import Figure, format_table
 from unmute_server.loadtest.rlimit import raise_open_file_limit
 
-FAMILIES = ("micro", "memory", "throughput", "reload", "stress", "cycles")
+FAMILIES = ("micro", "memory", "throughput", "reload", "stress", "cycles", "voice")
 
 
 def log(message: str) -> None:
@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             "reload": lambda: load.reload_figures(context),
             "stress": lambda: parsing.stress_figures(context, args.quick),
             "cycles": lambda: load.cycle_figures(context),
+            "voice": lambda: voice.voice_figures(workdir / "voice", args.quick, log),
         }
         for name in args.only or FAMILIES:
             family_started = time.perf_counter()

@@ -35,20 +35,28 @@ class ServerError(RuntimeError):
 class ServerProcess:
     """One server subprocess on loopback; use as a context manager."""
 
-    def __init__(self, argv: list[str], label: str, *, has_metrics: bool) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        label: str,
+        *,
+        has_metrics: bool,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.argv = argv
         self.label = label
         #: Whether GET /metrics exists (the bare baseline has no metrics).
         self.has_metrics = has_metrics
         # Closed in stop(): the file outlives this method, so no with-block.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
-        env = {k: v for k, v in os.environ.items() if not k.startswith("UNMUTE_")}
+        # Only the settings the benchmark gives: none from the shell it was started in.
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("UNMUTE_")}
         self.process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            env=env,
+            env={**environment, **(env or {})},
             text=True,
         )
         self._lines: queue.Queue[str | None] = queue.Queue()
@@ -126,7 +134,12 @@ class ServerProcess:
 
 
 def unmute_server(
-    packs_root: Path, default_pack: str, *, compression: bool, extra: list[str] | None = None
+    packs_root: Path,
+    default_pack: str,
+    *,
+    compression: bool,
+    extra: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> ServerProcess:
     argv = [
         sys.executable,
@@ -146,7 +159,7 @@ def unmute_server(
         "--ws-compression" if compression else "--no-ws-compression",
         *(extra or []),
     ]
-    return ServerProcess(argv, "unmute-server serve", has_metrics=True)
+    return ServerProcess(argv, "unmute-server serve", has_metrics=True, env=env)
 
 
 def bare_server(reply_file: Path, *, compression: bool) -> ServerProcess:
@@ -179,6 +192,26 @@ def histogram_buckets(metrics_text: str, name: str) -> dict[float, float]:
     if not buckets:
         raise ServerError(f"/metrics has no histogram {name}")
     return buckets
+
+
+def histogram_sum_count(
+    metrics_text: str, name: str, labels: dict[str, str] | None = None
+) -> tuple[float, float]:
+    """``(sum, count)`` of histogram ``name`` (the series with ``labels``): between two
+    scrapes with one observation in between, the difference of sums is that observation."""
+    wanted = labels or {}
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            if sample.name in (f"{name}_sum", f"{name}_count") and all(
+                sample.labels.get(key) == value for key, value in wanted.items()
+            ):
+                found[sample.name.rsplit("_", 1)[1]] = float(sample.value)
+    if set(found) != {"sum", "count"}:
+        raise ServerError(f"/metrics has no histogram {name} {wanted}")
+    return found["sum"], found["count"]
 
 
 def histogram_quantile(

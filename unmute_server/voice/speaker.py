@@ -21,11 +21,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 from unmute_server.conversation.conversation import EmitStopped
 from unmute_server.voice.audio import SAMPLE_RATE
 from unmute_server.voice.chunker import SentenceChunker
-from unmute_server.voice.codec import AudioFormat, OggOpusEncoder, encoder_for
+from unmute_server.voice.codec import OPUS_FRAME_SAMPLES, AudioFormat, OggOpusEncoder, encoder_for
 from unmute_server.voice.errors import VoiceEngineError
 from unmute_server.voice.records import (
     AudioChunk,
@@ -37,6 +38,12 @@ from unmute_server.voice.records import (
 from unmute_server.voice.tts.engine import Synthesis, TextToSpeech, VoiceChoice
 
 logger = logging.getLogger(__name__)
+
+#: Audio up to this many samples is encoded on the event loop, more in a worker thread: sphn
+#: holds the GIL while it encodes, so a thread only helps long pieces (it lets other work run
+#: between frames), and for one frame (0.35 ms) the hop and its GIL hand-offs cost more than
+#: they save. Two frames are at most about 0.7 ms of work.
+INLINE_ENCODE_SAMPLES: Final = 2 * OPUS_FRAME_SAMPLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +202,7 @@ class Speaker:
                 self._audio_seconds += len(spoken.pcm) / SAMPLE_RATE
                 data = (
                     await asyncio.to_thread(encoder.encode, spoken.pcm)
-                    if threaded
+                    if threaded and len(spoken.pcm) > INLINE_ENCODE_SAMPLES
                     else encoder.encode(spoken.pcm)
                 )
                 self._report(data)

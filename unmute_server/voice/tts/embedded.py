@@ -277,7 +277,9 @@ async def _speak_with(process: asyncio.subprocess.Process, chunk: _Chunk) -> Non
         whole = len(block) - len(block) % 2
         leftover = block[whole:]
         samples = np.frombuffer(block[:whole], dtype="<i2").astype(np.float32) / 32768.0
-        pcm = resampler.process(samples)
+        # About 2 ms of numpy per block, off the loop; and the await yields to it between
+        # blocks, which a read of audio already buffered (espeak-ng is fast) would not.
+        pcm = await asyncio.to_thread(resampler.process, samples)
         if len(pcm):
             chunk.audio.put_nowait(pcm)
     tail = resampler.flush()
