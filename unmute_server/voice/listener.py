@@ -156,7 +156,6 @@ class Listener:
         self._recent: deque[Pcm] = deque()
         self._recent_samples = 0
         self._samples_in = 0
-        self._turn_start_sample = 0
         self._closed = False
         self._start_failure_reported = False
 
@@ -321,7 +320,7 @@ class Listener:
     async def _feed_recent(self, turn: _Turn) -> None:
         """Give a new turn the audio since its (padded) start."""
         first = self._samples_in - self._recent_samples
-        skip = max(0, self._turn_start_sample - first)
+        skip = max(0, turn.start_sample - first)
         audio = np.concatenate(tuple(self._recent)) if self._recent else np.zeros(0, np.float32)
         await self._feed(turn, np.ascontiguousarray(audio[skip:], dtype=np.float32), 0.0)
 
@@ -330,7 +329,6 @@ class Listener:
         cannot transcribe it still leaves a turn, so the client sees the turn's events and
         then why it has no transcript; the first such failure is also an ``error``."""
         turn = _Turn(self._hooks.new_item_id(), start_sample)
-        self._turn_start_sample = start_sample
         self._turn = turn
         if start_ms is not None:
             self._hooks.emit(TurnStarted(turn.item_id, start_ms))
