@@ -113,3 +113,9 @@ def test_bytes_that_only_look_like_a_page_start_are_refused_within_a_bound() -> 
     assert messages
     assert all("not a valid Ogg Opus stream" in message for message in messages)
     assert len(decoder.decode(ogg_of(tone(0.3)))) > 0
+
+
+def test_the_codec_speaks_every_format_the_protocol_names() -> None:
+    from unmute_server.protocol.session_audio import AudioFormat as ProtocolAudioFormat
+
+    assert {named.value for named in ProtocolAudioFormat} == {known.value for known in AudioFormat}

@@ -47,6 +47,7 @@ from unmute_server.protocol.events import (
     error_event,
     warning_event,
 )
+from unmute_server.protocol.session_audio import AudioFormat as ProtocolAudioFormat
 from unmute_server.server import metrics
 from unmute_server.server.conversation_channel import ConversationChannel
 from unmute_server.server.session import Session
@@ -236,10 +237,7 @@ class VoiceChannel:
     def _output_format(self) -> AudioFormat:
         listener = self._listener
         heard = listener.input_format if listener is not None else None
-        named = self.audio.output_format
-        if named is not None:
-            return AudioFormat(named.value)
-        return heard or AudioFormat.PCM16
+        return _codec_format(self.audio.output_format) or heard or AudioFormat.PCM16
 
     async def _on_speech(self) -> None:
         detection = self.audio.turn_detection
@@ -354,6 +352,7 @@ def _turn_detection(audio: SessionAudio) -> TurnDetection | None:
     )
 
 
-def _codec_format(named: object) -> AudioFormat | None:
-    value = getattr(named, "value", None)
-    return AudioFormat(value) if value is not None else None
+def _codec_format(named: ProtocolAudioFormat | None) -> AudioFormat | None:
+    """The codec's format for the one the protocol named (the two enums share their values:
+    the protocol stays free of the codec's numpy and sphn)."""
+    return AudioFormat(named.value) if named is not None else None
