@@ -27,6 +27,9 @@ CLIENTS = 4
 LINKED_FILES = 40
 
 #: What a reload may answer while its pack is being swapped under it.
+#: How long the swapper rests after every second flip.
+PAUSE_SECONDS = 0.005
+
 CLEAN_ERRORS = {"directory_not_found", "pack_outside_root", "pack_changed_during_read"}
 
 
@@ -43,6 +46,10 @@ class Swapper(threading.Thread):
         while not self.stopping.is_set():
             self.flip()
             self.flips += 1
+            if self.flips % 2 == 0:
+                # A breath after each round trip, so some reads fall between flips on a busy
+                # machine too (the test needs both: reads raced and reads completed).
+                self.stopping.wait(PAUSE_SECONDS)
 
     def stop(self) -> None:
         self.stopping.set()
