@@ -149,7 +149,7 @@ def test_a_bad_openai_voice_is_chr306_at_its_value_in_python() -> None:
     result = parse("pack/ada.py", python_file('VOICES = {"embedded": "+f3", "openai": "Nova 2"}'))
     assert result.character is None
     assert problems(result) == [(3, 40, "CHR306")]
-    assert result.diagnostics[0].message.startswith("'voices.openai' is not a voice name; ")
+    assert result.diagnostics[0].message.startswith("`VOICES['openai']` is not a voice name; ")
 
 
 def test_a_bad_embedded_voice_is_chr306_at_its_value_in_python() -> None:
@@ -164,7 +164,7 @@ def test_an_unknown_engine_is_chr303_with_the_engines_named() -> None:
     python = parse("pack/ada.py", python_file('VOICES = {"kyutai": "x"}'))
     assert problems(python) == [(3, 21, "CHR303")]
     assert python.diagnostics[0].message == (
-        "unknown field 'voices.kyutai'; allowed: embedded, openai"
+        "unknown key `VOICES['kyutai']`; allowed: embedded, openai"
     )
 
 

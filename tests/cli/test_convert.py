@@ -231,7 +231,7 @@ def test_invalid_literal_value_is_reported_at_its_line(
     assert main(["convert", str(source)]) == 1
     err = capsys.readouterr().err
     assert f"{source}:3:" in err
-    assert "CHR301 'good'" in err
+    assert "CHR301 `GOOD` must be True or False" in err
     assert not source.with_suffix(".toml").exists()
 
 

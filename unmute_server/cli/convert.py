@@ -198,16 +198,15 @@ def _salvage(shown: str, text: str, document: RawDocument) -> Character | None:
             continue
         untranslatable.append(_untranslatable(shown, text, statement, found))
 
-    character, diagnostics = validate_document(RawDocument(shown, salvaged, document.positions, ()))
     untranslated_fields = {s.field for s in statements if s.field and s.field not in salvaged}
-    problems = [
-        diagnostic
-        for diagnostic in diagnostics
-        if not (diagnostic.code == "CHR300" and _missing_field(diagnostic) in untranslated_fields)
-    ]
+    # A field reported untranslatable above is not also reported missing.
+    salvaged_document = RawDocument(
+        shown, salvaged, document.positions, (), frozenset(untranslated_fields)
+    )
+    character, diagnostics = validate_document(salvaged_document)
     for line in untranslatable:
         _report(line)
-    _print_diagnostics(tuple(problems))
+    _print_diagnostics(diagnostics)
     for line in dropped:
         _report(f"note: {line}")
     return None if untranslatable else character
@@ -344,12 +343,6 @@ def _by_hand(field: str) -> str:
     if field in _TABLE_FIELDS:
         return f"write [{field}] by hand"
     return f"write `{field} = ...` by hand"
-
-
-def _missing_field(diagnostic: Diagnostic) -> str:
-    """The top-level field a ``missing required field 'x'`` message names."""
-    _, _, rest = diagnostic.message.partition("'")
-    return rest.split("'")[0].split(".")[0]
 
 
 def _print_diagnostics(diagnostics: tuple[Diagnostic, ...]) -> None:

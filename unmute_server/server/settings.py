@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from unmute_server.characters.model import is_language_code
+from unmute_server.characters.languages import language_problem
 from unmute_server.llm import LLMSettings, LLMSettingsError
 from unmute_server.llm.settings import ENV_API_KEY, ENV_MODEL, ENV_URL
 from unmute_server.server.origins import DEFAULT_CORS_ORIGINS, origin_problem, parse_origins
@@ -124,10 +124,10 @@ class Settings:
             problem = origin_problem(origin)
             if problem is not None:
                 raise SettingsError(f"cors_origins: {problem}")
-        if not is_language_code(self.language):
+        problem = language_problem(self.language)
+        if problem is not None:
             raise SettingsError(
-                f"language must be a code such as 'en' or a pair such as 'en/fr', "
-                f"not {self.language!r}"
+                f"language must be a code such as 'en' or a pair such as 'en/fr': {problem}"
             )
 
     def zone(self) -> ZoneInfo:
