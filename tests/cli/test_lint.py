@@ -612,7 +612,8 @@ def test_a_voice_path_outside_the_voice_folder_is_chr304_at_its_value_in_either_
     fix = "write a relative path under the TTS server's voice folder, e.g. voices/nova.wav"
     assert capsys.readouterr().out == (
         f"pack/nova.toml:5:1: CHR304 'voice.path_on_server' is absolute; {fix}\n"
-        f"pack/pip.py:3:58: CHR304 `VOICE_SOURCE['path_on_server']` is a URL or drive (http:); {fix}\n"
+        "pack/pip.py:3:58: CHR304 `VOICE_SOURCE['path_on_server']` is a URL or drive "
+        f"(http:); {fix}\n"
         "pack:0:0: CHR402 pack has no valid characters\n"
     )
 
@@ -636,3 +637,12 @@ def test_look_alike_and_mixed_script_names_are_warnings_that_fail_only_when_stri
     )
     assert err == "checked 2 files (2 characters): 0 errors, 2 warnings\n"
     assert main(["lint", "--strict", "pack"]) == 1
+
+
+def test_help_says_how_to_lint_a_packs_root(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["lint", "--help"])
+    assert exited.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "packs root" in out
+    assert "unmute-server lint packs/*" in out

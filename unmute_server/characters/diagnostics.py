@@ -111,6 +111,11 @@ class Diagnostic:
         return f"{path}:{self.line}:{self.col}: {self.code} {message}"
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 error``, ``2 errors``: a count of diagnostics as an author reads it."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def has_errors(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> bool:
     """Whether any diagnostic is an error (warnings never block a load)."""
     return any(diagnostic.is_error for diagnostic in diagnostics)

@@ -53,6 +53,11 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
             "the server would load it. Exit 0 no errors, 1 problems found, 2 usage or I/O "
             "error."
         ),
+        epilog=(
+            "A PATH may also be a packs root (the folder given to serve --packs-root, whose "
+            "sub-folders are packs): every pack in it is checked, as "
+            "`unmute-server lint packs/*` would check them one by one."
+        ),
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="a pack folder or character file")
     parser.add_argument(
