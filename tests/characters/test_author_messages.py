@@ -240,3 +240,43 @@ def test_voice_given_as_a_string_says_it_is_a_table(
     assert (found.code, found.line) == ("CHR301", 2)
     assert words in found.message
     assert "dictionary or object" not in found.message
+
+
+# ------------------------------------------------------------------- persona (14.6)
+
+
+def _persona_toml(kind: str, persona: str) -> str:
+    return f'name = "A"\n{TOML_HEAD}[instructions]\ntype = "{kind}"\npersona = """{persona}"""\n'
+
+
+@pytest.mark.parametrize(
+    "kind", ["smalltalk", "quiz_show", "news", "guess_animal", "unmute_explanation"]
+)
+def test_every_built_in_type_takes_a_persona(tmp_path: Path, kind: str) -> None:
+    target = tmp_path / "a.toml"
+    target.write_text(_persona_toml(kind, "You collect sea shells."), encoding="utf-8")
+    result = parse_character_file("a.toml", target.read_bytes())
+    assert result.diagnostics == ()
+    assert result.character is not None
+    assert result.character.instructions.persona == "You collect sea shells."  # type: ignore[union-attr]
+
+
+def test_blank_persona_is_refused(tmp_path: Path) -> None:
+    (found,) = _parse(tmp_path, "a.toml", _persona_toml("smalltalk", "  \n "))
+    assert (found.code, found.line, found.col) == ("CHR301", 7, 1)
+    assert found.message == (
+        "'instructions.persona': is blank; describe the character or leave it out"
+    )
+
+
+def test_persona_over_the_length_limit_is_refused(tmp_path: Path) -> None:
+    (found,) = _parse(tmp_path, "a.toml", _persona_toml("smalltalk", "x" * 2001))
+    assert found.code == "CHR301"
+    assert "2000" in found.message
+
+
+def test_constant_and_template_take_no_persona(tmp_path: Path) -> None:
+    text = _persona_toml("constant", "Shells.").replace("persona", 'text = "Hi."\npersona')
+    (found,) = _parse(tmp_path, "a.toml", text)
+    assert found.code == "CHR303"
+    assert "unknown field 'instructions.persona'" in found.message

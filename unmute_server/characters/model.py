@@ -276,9 +276,11 @@ PersonaText = Annotated[
     StringConstraints(max_length=MAX_PERSONA_LENGTH),
     AfterValidator(_persona),
     Field(
+        json_schema_extra={"pattern": r"\S"},
         description="Who the character is, in your own words (for example: 'You are a retired "
-        "sailor who loves puns.'), placed in the prompt after the opening sentence. Plain "
-        f"text, at most {MAX_PERSONA_LENGTH} characters; no placeholders.",
+        "sailor who loves puns.'), placed in the prompt right after its opening sentence. "
+        f"Plain text of at most {MAX_PERSONA_LENGTH} characters, used as written (braces are "
+        "not placeholders here).",
     ),
 ]
 
