@@ -24,12 +24,18 @@ LANGUAGE_CODE_FORM = "a two-letter ISO 639-1 code such as `fr`, or a pair such a
 
 _SHAPE = re.compile(LANGUAGE_CODE_PATTERN.strip("^$"))
 
-#: Every spelling an author may mean a code by, lower case: ``fra``, ``fre``, ``french``.
-_ALIASES: dict[str, str] = {}
-for _language in ISO_639_1:
-    for _alias in (_language.name, *_language.other_names, *_language.three_letter_codes):
-        _ALIASES.setdefault(_alias.casefold(), _language.code)
-    _ALIASES.setdefault(_language.code, _language.code)
+
+def _aliases() -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    for language in ISO_639_1:
+        for alias in (language.name, *language.other_names, *language.three_letter_codes):
+            aliases.setdefault(alias.casefold(), language.code)
+        aliases.setdefault(language.code, language.code)
+    return aliases
+
+
+#: Every spelling an author may mean a code by, case-folded: ``fra``, ``fre``, ``french``.
+_ALIASES = _aliases()
 
 #: A locale tag's language part: ``fr`` of ``fr-FR``, ``fr_CA`` or ``fr-Latn-FR``.
 _TAG = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)+")
