@@ -62,7 +62,19 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="text (path:line:col: CODE message), json, or github (workflow annotations)",
     )
     parser.add_argument("--strict", action="store_true", help="treat warnings as problems (exit 1)")
-    parser.set_defaults(run=_run)
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="lint again whenever a file under PATH changes, on a cleared screen, until Ctrl-C",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="with --watch: how often to look for changes (default: 0.5)",
+    )
+    parser.set_defaults(run=_run, parser=parser)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +104,14 @@ class TargetCheck:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.watch:
+        if args.format != "text":
+            args.parser.error("--watch shows the text format only")
+        if not args.interval > 0:
+            args.parser.error("--interval must be a positive number of seconds")
+        from unmute_server.cli.lint_watch import watch
+
+        return watch(args.paths, lambda: lint_paths(args.paths), args.interval)
     result = lint_paths(args.paths)
     for message in result.usage_errors:
         print(f"unmute-server lint: {escape_controls(message)}", file=sys.stderr)
