@@ -113,7 +113,9 @@ def character_schema() -> JsonSchema:
         "unmute-server character",
         "One character of a character pack: a name, a voice and declarative instructions "
         "that a built-in prompt builder turns into the system prompt. Point a TOML character "
-        "file at this schema with a first line '#:schema ../../schemas/character.schema.json'.",
+        "file at this schema with a first line '#:schema ../../schemas/character.schema.json' "
+        "(the path from the file's folder; `unmute-server schema --write-directive PACK` "
+        "writes it for a pack kept anywhere).",
     )
 
 
