@@ -74,6 +74,7 @@ CODES: dict[str, Code] = _table(
     Code("CHR407", _W, "two character names in the pack look alike"),
     Code("CHR408", _E, "loading the pack exceeded its build budget (CPU time, memory or time)"),
     Code("CHR409", _W, "two characters in the pack share a voice path_on_server"),
+    Code("CHR410", _W, "file voice sample is neither in the pack nor under a --voices-root folder"),
 )
 
 
