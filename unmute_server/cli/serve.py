@@ -1,4 +1,5 @@
-"""``unmute-server serve``: run the session server until SIGINT or SIGTERM.
+"""``unmute-server serve``: run the session server until SIGINT or SIGTERM; SIGHUP re-reads
+the default pack (see :mod:`unmute_server.server.default_pack`).
 
 Settings come from ``UNMUTE_*`` environment variables, with flags winning (this is the one
 place the server reads ``os.environ``). Bad values and a default pack without a valid
@@ -18,7 +19,13 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from unmute_server.server.settings import LLM_OPTIONS, OPTIONS, Settings, SettingsError
+from unmute_server.server.settings import (
+    LLM_OPTIONS,
+    OPTIONS,
+    Settings,
+    SettingsError,
+    parse_bool,
+)
 from unmute_server.voice.settings import VOICE_OPTIONS
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -35,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     for option in OPTIONS:
         help_text = f"{option.help} (env {option.env}; default: {option.default})"
-        if option.field == "ws_compression":
+        if option.parse is parse_bool:
             parser.add_argument(
                 option.flag,
                 dest=option.field,
@@ -141,6 +148,7 @@ async def serve(settings: Settings) -> None:
     from aiohttp import web
 
     from unmute_server.server.app import app_runner
+    from unmute_server.server.state import DEFAULT_PACK_REFRESHER
 
     runner = app_runner(settings)
     loop = asyncio.get_running_loop()
@@ -154,8 +162,9 @@ async def serve(settings: Settings) -> None:
         print(f"unmute-server listening on http://{shown}:{port}", flush=True)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, runner.app[DEFAULT_PACK_REFRESHER].request)
         await stop.wait()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
         await runner.cleanup()

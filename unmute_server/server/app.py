@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
@@ -37,10 +38,12 @@ from unmute_server.conversation.news import NewsFeed, NewsFileError
 from unmute_server.conversation.prompt_source import PromptSource
 from unmute_server.server import metrics
 from unmute_server.server.cors import cors_middleware
+from unmute_server.server.default_pack import DefaultPackRefresher, quoted_diagnostics
 from unmute_server.server.http_routes import health, voices
 from unmute_server.server.loop_lag import monitor_loop_lag
 from unmute_server.server.settings import Settings
 from unmute_server.server.state import (
+    DEFAULT_PACK_REFRESHER,
     LLM,
     LLM_BACKEND,
     PACKS,
@@ -55,9 +58,6 @@ from unmute_server.server.voice_channel import VoiceEngines
 from unmute_server.server.websocket import realtime
 
 logger = logging.getLogger(__name__)
-
-#: How many of the default pack's diagnostics a start-up error quotes.
-MAX_QUOTED_DIAGNOSTICS = 20
 
 
 class StartupError(Exception):
@@ -93,7 +93,19 @@ async def make_app() -> web.Application:
 
     This and the ``serve`` command are the only readers of the environment.
     """
-    return create_app(Settings.from_environment(os.environ))
+    app = create_app(Settings.from_environment(os.environ))
+    app.cleanup_ctx.append(_refresh_default_pack_on_sighup)
+    return app
+
+
+async def _refresh_default_pack_on_sighup(app: web.Application) -> AsyncIterator[None]:
+    """SIGHUP re-reads the default pack, in this process (a gunicorn worker) as in ``serve``."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, app[DEFAULT_PACK_REFRESHER].request)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
 
 
 async def _llm(app: web.Application) -> AsyncIterator[None]:
@@ -188,16 +200,20 @@ async def _packs(app: web.Application) -> AsyncIterator[None]:
         if not default:
             cache_metrics.close()
             _close_builder(builder)
-            quoted = "\n".join(f"  {d}" for d in default.diagnostics[:MAX_QUOTED_DIAGNOSTICS])
             raise StartupError(
-                f"default pack {name!r} in {str(path)!r} has no valid characters:\n{quoted}"
+                f"default pack {name!r} in {str(path)!r} has no valid characters:\n"
+                f"{quoted_diagnostics(default)}"
             )
         for diagnostic in default.diagnostics:
             logger.warning("default pack %s: %s", name, diagnostic)
-        app[PACKS] = Packs(root, name, cache, default, cache_metrics)
+        packs = app[PACKS] = Packs(root, name, cache, default, cache_metrics)
+        refresher = app[DEFAULT_PACK_REFRESHER] = DefaultPackRefresher(packs)
+        if settings.watch_packs:
+            refresher.start_watching()
         try:
             yield
         finally:
+            await refresher.aclose()
             # on_shutdown closed the sessions; this catches an application cleaned up without it.
             _close_builder(builder)
             await _close_sessions(app)

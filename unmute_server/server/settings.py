@@ -30,6 +30,9 @@ from unmute_server.voice.settings import (
 
 MIB = 1024 * 1024
 
+#: What ``--log-format`` accepts: lines for people (the default), or one JSON object a line.
+LOG_FORMATS = ("text", "json")
+
 
 class SettingsError(ValueError):
     """A setting has a value the server cannot run with; the message names the setting."""
@@ -57,7 +60,8 @@ class Settings:
     ``timezone``, ``language`` and ``news_file`` are what a rendered prompt says about the
     moment, which language to speak, and the day's headlines (for ``news`` characters).
     ``cors_origins`` are the web pages' origins that may read the HTTP routes and open a
-    WebSocket (see :mod:`unmute_server.server.cors`).
+    WebSocket (see :mod:`unmute_server.server.cors`). ``watch_packs`` re-reads the default
+    pack when its files change (SIGHUP always does); ``log_format`` is ``text`` or ``json``.
     """
 
     host: str = "127.0.0.1"
@@ -82,6 +86,8 @@ class Settings:
     language: str = "en"
     news_file: Path | None = None
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    watch_packs: bool = False
+    log_format: str = "text"
     llm: LLMSettings | None = field(default=None, repr=False)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
 
@@ -124,6 +130,10 @@ class Settings:
             problem = origin_problem(origin)
             if problem is not None:
                 raise SettingsError(f"cors_origins: {problem}")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(
+                f"log_format must be one of {', '.join(LOG_FORMATS)}, not {self.log_format!r}"
+            )
         if not is_language_code(self.language):
             raise SettingsError(
                 f"language must be a code such as 'en' or a pair such as 'en/fr', "
@@ -422,6 +432,20 @@ OPTIONS: tuple[Option, ...] = (
         parse_origins,
         "comma-separated origins of the web pages that may read /v1/health and /v1/voices and "
         "open /v1/realtime: '*' for any, an exact origin, or one with ':*' for any port",
+    ),
+    Option(
+        "watch_packs",
+        "UNMUTE_WATCH_PACKS",
+        "--watch-packs",
+        parse_bool,
+        "re-read the default pack when its files change (SIGHUP always re-reads it)",
+    ),
+    Option(
+        "log_format",
+        "UNMUTE_LOG_FORMAT",
+        "--log-format",
+        _parse_str,
+        "text (lines for people) or json (one JSON object a line, for log shippers)",
     ),
 )
 
