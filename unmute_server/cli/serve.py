@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import sys
 from collections.abc import Mapping
 from typing import Any
 
+from unmute_server.server.logs import configure_logging
 from unmute_server.server.settings import (
     LLM_OPTIONS,
     OPTIONS,
@@ -27,8 +27,6 @@ from unmute_server.server.settings import (
     parse_bool,
 )
 from unmute_server.voice.settings import VOICE_OPTIONS
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -117,9 +115,7 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"unmute-server serve: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_format, settings.secrets())
     # The server is imported when it is run: every other command (lint in a pre-commit
     # hook above all) starts without paying for aiohttp and the application.
     from unmute_server.server.app import StartupError

@@ -40,6 +40,7 @@ from unmute_server.server import metrics
 from unmute_server.server.cors import cors_middleware
 from unmute_server.server.default_pack import DefaultPackRefresher, quoted_diagnostics
 from unmute_server.server.http_routes import health, voices
+from unmute_server.server.logs import configure_logging
 from unmute_server.server.loop_lag import monitor_loop_lag
 from unmute_server.server.settings import Settings
 from unmute_server.server.state import (
@@ -93,7 +94,9 @@ async def make_app() -> web.Application:
 
     This and the ``serve`` command are the only readers of the environment.
     """
-    app = create_app(Settings.from_environment(os.environ))
+    settings = Settings.from_environment(os.environ)
+    configure_logging(settings.log_format, settings.secrets())
+    app = create_app(settings)
     app.cleanup_ctx.append(_refresh_default_pack_on_sighup)
     return app
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from unmute_server.characters.model import is_language_code
@@ -182,6 +183,16 @@ class Settings:
                 raise SettingsError(f"{option.env}={raw!r}: {error}") from None
         values.update({name: value for name, value in overrides.items() if value is not None})
         return cls(**values)
+
+    def secrets(self) -> tuple[str, ...]:
+        """What no log line may show: the LLM's and the engines' keys, and the passwords of
+        their URLs (see :mod:`unmute_server.server.logs`)."""
+        found: list[str | None] = []
+        if self.llm is not None:
+            found += [self.llm.api_key, urlsplit(self.llm.url).password]
+        for engine in (self.voice.stt, self.voice.tts):
+            found += [engine.api_key, urlsplit(engine.url or "").password]
+        return tuple(secret for secret in found if secret)
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (and validated)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 import weakref
 from typing import Final
@@ -65,6 +66,7 @@ from unmute_server.protocol.events import (
 )
 from unmute_server.server import metrics
 from unmute_server.server.conversation_channel import ConversationChannel, SpeakerFactory
+from unmute_server.server.logs import SESSION_ID
 from unmute_server.server.outbox import Outbox
 from unmute_server.server.session import ReloadBudget, Session
 from unmute_server.server.settings import Settings
@@ -104,6 +106,9 @@ class ClientTooSlowError(EmitStopped):
 
 async def realtime(request: web.Request) -> web.WebSocketResponse:
     """Accept one voice session and serve it until either side closes."""
+    # Every line logged for this session, by this task and the tasks it starts, and its
+    # access line (written in this task once the handler returns) carries this id.
+    SESSION_ID.set(secrets.token_hex(4))
     app = request.app
     settings = app[SETTINGS]
     hub = app[SESSIONS]
