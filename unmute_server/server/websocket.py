@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import time
 import weakref
@@ -87,6 +88,9 @@ logger = logging.getLogger(__name__)
 #: The WebSocket subprotocol accepted when a client offers it (as OpenAI clients do).
 SUBPROTOCOLS: Final = ("realtime",)
 
+#: The handshake's header naming the process (its pid) that serves the session.
+WORKER_PID_HEADER: Final = "X-Unmute-Worker-Pid"
+
 #: The name a client may use for the server's default pack, whatever that is called.
 DEFAULT_PACK_ALIAS: Final = "default"
 
@@ -121,6 +125,8 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
         compress=settings.ws_compression,
         timeout=settings.close_timeout,
     )
+    # Which process took the session, for an operator (or a test) behind several workers.
+    ws.headers[WORKER_PID_HEADER] = str(os.getpid())
     await ws.prepare(request)
     transport = request.transport
     if transport is None:  # the client left during the handshake
