@@ -151,6 +151,7 @@ async def serve(settings: Settings) -> None:
     stop = asyncio.Event()
     try:
         await runner.setup()
+        loop.add_signal_handler(signal.SIGHUP, runner.app[DEFAULT_PACK_REFRESHER].request)
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
         host, port = runner.addresses[0][:2]
@@ -158,7 +159,6 @@ async def serve(settings: Settings) -> None:
         print(f"unmute-server listening on http://{shown}:{port}", flush=True)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, runner.app[DEFAULT_PACK_REFRESHER].request)
         await stop.wait()
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
