@@ -1,9 +1,10 @@
-"""A real ``unmute-server serve`` child process for tests that need signals, logs or ports.
+"""Real server processes for tests that need signals, logs, ports or several processes.
 
-:func:`serve_process` starts it, waits for its listening line and yields a
-:class:`ServeProcess` whose ``logs`` collect every line it writes to stderr while it runs; on
+:func:`serve_process` starts ``unmute-server serve``, waits for its listening line and yields
+a :class:`ServeProcess` whose ``logs`` collect every line it writes to stderr while it runs; on
 the way out it is stopped with SIGTERM (killed if it does not end), so no test leaves one
-behind.
+behind. :class:`WorkerNotingClient` opens sessions and says which process took each (the
+handshake's ``X-Unmute-Worker-Pid``), for tests with several workers or backends.
 """
 
 from __future__ import annotations
@@ -12,12 +13,47 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
+import aiohttp
+
 #: What ``serve`` prints once it listens.
 LISTENING = "unmute-server listening on "
+
+#: The handshake header naming the process that took a session.
+WORKER_HEADER = "X-Unmute-Worker-Pid"
+
+
+def free_port() -> int:
+    """A loopback port free right now (for servers that cannot be told to pick one)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class WorkerNotingClient:
+    """An HTTP client that notes which process answered its last handshake."""
+
+    def __init__(self) -> None:
+        self.last_worker = 0
+        trace = aiohttp.TraceConfig()
+        trace.on_request_end.append(self._note_worker)
+        self.http = aiohttp.ClientSession(trace_configs=[trace])
+
+    async def _note_worker(
+        self, _session: object, _context: object, params: aiohttp.TraceRequestEndParams
+    ) -> None:
+        self.last_worker = int(params.response.headers.get(WORKER_HEADER, 0))
+
+    async def connect(self, base: str) -> tuple[int, aiohttp.ClientWebSocketResponse]:
+        """A session on ``base`` and the pid of the process that took it."""
+        ws = await self.http.ws_connect(f"{base}/v1/realtime")
+        assert self.last_worker > 0
+        return self.last_worker, ws
 
 
 @dataclass

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,15 +20,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.server.conftest import character_toml, write_pack
-
-WORKER_HEADER = "X-Unmute-Worker-Pid"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.server.serve_process import WorkerNotingClient, free_port
 
 
 @contextlib.asynccontextmanager
@@ -94,28 +85,8 @@ async def active_sessions(http: aiohttp.ClientSession, base: str) -> float:
     raise AssertionError("no unmute_active_sessions in /metrics")
 
 
-class Client:
-    """An HTTP client that notes which worker answered its last handshake."""
-
-    def __init__(self) -> None:
-        self.last_worker = 0
-        trace = aiohttp.TraceConfig()
-        trace.on_request_end.append(self._note_worker)
-        self.http = aiohttp.ClientSession(trace_configs=[trace])
-
-    async def _note_worker(
-        self, _session: object, _context: object, params: aiohttp.TraceRequestEndParams
-    ) -> None:
-        self.last_worker = int(params.response.headers.get(WORKER_HEADER, 0))
-
-    async def connect(self, base: str) -> tuple[int, aiohttp.ClientWebSocketResponse]:
-        ws = await self.http.ws_connect(f"{base}/v1/realtime")
-        assert self.last_worker > 0
-        return self.last_worker, ws
-
-
 async def sessions_on_both_workers(
-    client: Client, base: str
+    client: WorkerNotingClient, base: str
 ) -> dict[int, list[aiohttp.ClientWebSocketResponse]]:
     """Open sessions until two workers hold at least two each."""
     by_worker: dict[int, list[aiohttp.ClientWebSocketResponse]] = {}
@@ -140,7 +111,7 @@ async def test_one_scrape_shows_every_workers_sessions_and_a_dead_workers_leave(
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     async with gunicorn(tmp_path / "packs", metrics_dir) as (_master, base):
-        client = Client()
+        client = WorkerNotingClient()
         async with client.http as http:
             by_worker = await sessions_on_both_workers(client, base)
             total = sum(len(held) for held in by_worker.values())
@@ -171,7 +142,7 @@ async def test_hup_to_gunicorn_rereads_the_default_pack_in_every_worker_and_keep
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     async with gunicorn(tmp_path / "packs", metrics_dir) as (master, base):
-        client = Client()
+        client = WorkerNotingClient()
         async with client.http:
             by_worker = await sessions_on_both_workers(client, base)
             (folder / "ben.toml").write_text(character_toml("Ben"), encoding="utf-8")

@@ -14,7 +14,6 @@ import contextlib
 import json
 import shutil
 import signal
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,14 @@ import pytest
 
 from tests.fake_llm import FakeLLM
 from tests.server.conftest import SERVER_SCHEMA, write_pack
-from tests.server.serve_process import ServeProcess, serve_process
+from tests.server.serve_process import (
+    ServeProcess,
+    WorkerNotingClient,
+    free_port,
+    serve_process,
+)
 
 DOCUMENTED_CONFIG = Path(__file__).resolve().parents[2] / "docs" / "nginx.conf"
-WORKER_HEADER = "X-Unmute-Worker-Pid"
 
 #: The addresses docs/nginx.conf names, each replaced by this test's.
 DOCUMENTED_LISTEN = "listen 127.0.0.1:8080;"
@@ -41,13 +44,6 @@ def nginx_binary() -> str:
             "nginx is not installed: run `make system-deps` as root (apt-get install nginx)"
         )
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def site_config(listen_port: int, backends: list[str]) -> str:
@@ -123,26 +119,6 @@ async def nginx(prefix: Path, backends: list[str]) -> AsyncIterator[str]:
                 await process.wait()
 
 
-class Client:
-    """Sessions through nginx, each with the pid of the backend that took it."""
-
-    def __init__(self) -> None:
-        self.last_worker = 0
-        trace = aiohttp.TraceConfig()
-        trace.on_request_end.append(self._note_worker)
-        self.http = aiohttp.ClientSession(trace_configs=[trace])
-
-    async def _note_worker(
-        self, _session: object, _context: object, params: aiohttp.TraceRequestEndParams
-    ) -> None:
-        self.last_worker = int(params.response.headers.get(WORKER_HEADER, 0))
-
-    async def connect(self, base: str) -> tuple[int, aiohttp.ClientWebSocketResponse]:
-        ws = await self.http.ws_connect(f"{base}/v1/realtime")
-        assert self.last_worker > 0
-        return self.last_worker, ws
-
-
 async def request(ws: aiohttp.ClientWebSocketResponse, event: dict[str, Any], until: str) -> Any:
     await ws.send_str(json.dumps(event))
     while True:
@@ -188,7 +164,7 @@ async def test_sessions_reloads_and_conversations_work_through_nginx_and_a_stopp
 ) -> None:
     addresses = [server.base_url.removeprefix("http://") for server in backends]
     async with nginx(tmp_path / "nginx", addresses) as public:
-        client = Client()
+        client = WorkerNotingClient()
         async with client.http:
             by_backend: dict[int, list[aiohttp.ClientWebSocketResponse]] = {}
             for _ in range(40):

@@ -148,8 +148,8 @@ class DefaultPackRefresher:
         packs = self._packs
         try:
             folder = resolve_pack(packs.root, packs.default_name)
-        except PackNameError:
-            return None
+        except (PackNameError, OSError):
+            return None  # a re-read says why, if it comes to one
         with folder:
             return pack_fingerprint(folder, packs.cache.limits)
 
