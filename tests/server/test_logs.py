@@ -8,6 +8,8 @@ reach the code that logs the failure and the tests prove they never reach a line
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import pytest
 from tests.fake_llm import FakeLLM, StatusReply, StreamReply
 from tests.server.conftest import SERVER_SCHEMA, write_pack
 from tests.server.serve_process import ServeProcess, serve_process
+from unmute_server.server.logs import REDACTED, Redactor
 
 API_KEY = "sk-test-Zq81secretkey"
 URL_PASSWORD = "hunter2-Xp9"  # noqa: S105  (the point: it must never be logged)
@@ -127,9 +130,6 @@ async def test_no_line_holds_the_llm_key_or_the_password_of_a_url(
 
 
 def test_an_unknown_log_format_exits_2_naming_the_choices(packs: Path) -> None:
-    import subprocess
-    import sys
-
     result = subprocess.run(
         [sys.executable, "-m", "unmute_server", "serve", "--log-format", "xml"],
         capture_output=True,
@@ -139,3 +139,12 @@ def test_an_unknown_log_format_exits_2_naming_the_choices(packs: Path) -> None:
     )
     assert result.returncode == 2
     assert "log_format must be one of text, json, not 'xml'" in result.stderr
+
+
+def test_the_redactor_replaces_secrets_as_written_and_as_json_escapes_them() -> None:
+    redact = Redactor(['ab"c', "abcd", ""])
+    assert redact('key ab"c and abcd') == f"key {REDACTED} and {REDACTED}"
+    assert redact(json.dumps({"m": 'ab"c'})) == json.dumps({"m": REDACTED})
+    assert redact("see ws://me:p4ss@host:8080/x and http://host/y") == (
+        f"see ws://me:{REDACTED}@host:8080/x and http://host/y"
+    )
