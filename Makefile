@@ -9,22 +9,27 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-# espeak-ng, the embedded text-to-speech, is the one system package: it comes from Debian, not
-# PyPI, and runs as a subprocess (it is GPL, never linked in). Installed when missing and we are
-# root (CI is); otherwise the exact command is printed and the rest of the install goes on, since
-# the server also runs with the other engines. Order-only below, so it is checked on every
-# `make run`/`make test` (one `command -v`) without forcing a reinstall of .venv.
-ESPEAK_INSTALL := apt-get install -y espeak-ng
+# Two system packages come from Debian, not PyPI. espeak-ng, the embedded text-to-speech, runs
+# as a subprocess (it is GPL, never linked in); nginx is only for the reverse-proxy test
+# (tests/server/test_nginx.py runs docs/nginx.conf). Each is installed when missing and we are
+# root (CI is); otherwise the exact command is printed and the rest of the install goes on,
+# since the server also runs with the other engines (the nginx test then fails, saying so).
+# Order-only below, so it is checked on every `make run`/`make test` (a `command -v` each)
+# without forcing a reinstall of .venv. nginx lives in /usr/sbin, often not on a user's PATH.
+SYSTEM_PACKAGES := espeak-ng nginx
 system-deps:
-	@if command -v espeak-ng >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing espeak-ng (the embedded text-to-speech): $(ESPEAK_INSTALL)"; \
-		export DEBIAN_FRONTEND=noninteractive; \
-		$(ESPEAK_INSTALL) >/dev/null 2>&1 || { apt-get update -qq && $(ESPEAK_INSTALL) -qq >/dev/null; } \
-		|| { echo "could not install espeak-ng; run: $(ESPEAK_INSTALL)" >&2; exit 1; }; \
-	else \
-		echo "espeak-ng is missing (the embedded text-to-speech needs it); run: sudo $(ESPEAK_INSTALL)" >&2; \
-	fi
+	@for package in $(SYSTEM_PACKAGES); do \
+		install="apt-get install -y $$package"; \
+		if PATH="$$PATH:/usr/sbin:/sbin" command -v $$package >/dev/null 2>&1; then :; \
+		elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing $$package: $$install"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			$$install >/dev/null 2>&1 || { apt-get update -qq && $$install -qq >/dev/null; } \
+			|| { echo "could not install $$package; run: $$install" >&2; exit 1; }; \
+		else \
+			echo "$$package is missing; run: sudo $$install" >&2; \
+		fi; \
+	done
 
 $(STAMP): setup.cfg pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)

@@ -50,6 +50,8 @@ def test_every_variable_is_read() -> None:
         "UNMUTE_LANGUAGE": "en/fr",
         "UNMUTE_NEWS_FILE": "/srv/news.txt",
         "UNMUTE_CORS_ORIGINS": "https://unmute.example.com,http://localhost:*",
+        "UNMUTE_WATCH_PACKS": "on",
+        "UNMUTE_LOG_FORMAT": "json",
     }
     assert set(env) == {option.env for option in OPTIONS}
     settings = Settings.from_environment(env)
@@ -76,7 +78,15 @@ def test_every_variable_is_read() -> None:
         language="en/fr",
         news_file=Path("/srv/news.txt"),
         cors_origins=("https://unmute.example.com", "http://localhost:*"),
+        watch_packs=True,
+        log_format="json",
     )
+
+
+def test_an_unknown_log_format_is_refused_with_the_choices() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_environment({"UNMUTE_LOG_FORMAT": "xml"})
+    assert str(raised.value) == "log_format must be one of text, json, not 'xml'"
 
 
 def test_overrides_win_over_the_environment_and_none_means_not_given() -> None:

@@ -1,4 +1,5 @@
-"""``unmute-server serve``: run the session server until SIGINT or SIGTERM.
+"""``unmute-server serve``: run the session server until SIGINT or SIGTERM; SIGHUP re-reads
+the default pack (see :mod:`unmute_server.server.default_pack`).
 
 Settings come from ``UNMUTE_*`` environment variables, with flags winning (this is the one
 place the server reads ``os.environ``). Bad values and a default pack without a valid
@@ -12,17 +13,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import logging
 import os
 import signal
 import sys
 from collections.abc import Mapping
 from typing import Any
 
-from unmute_server.server.settings import LLM_OPTIONS, OPTIONS, Settings, SettingsError
+from unmute_server.server.logs import configure_logging
+from unmute_server.server.settings import (
+    LLM_OPTIONS,
+    OPTIONS,
+    Settings,
+    SettingsError,
+    parse_bool,
+)
 from unmute_server.voice.settings import VOICE_OPTIONS
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -36,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     for option in OPTIONS:
         help_text = f"{option.help} (env {option.env}; default: {option.default})"
-        if option.field == "ws_compression":
+        if option.parse is parse_bool:
             parser.add_argument(
                 option.flag,
                 dest=option.field,
@@ -111,9 +116,7 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"unmute-server serve: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_format, settings.secrets())
     # The server is imported when it is run: every other command (lint in a pre-commit
     # hook above all) starts without paying for aiohttp and the application.
     from unmute_server.server.app import StartupError
@@ -155,12 +158,14 @@ async def serve(settings: Settings) -> None:
     from aiohttp import web
 
     from unmute_server.server.app import app_runner
+    from unmute_server.server.state import DEFAULT_PACK_REFRESHER
 
     runner = app_runner(settings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     try:
         await runner.setup()
+        loop.add_signal_handler(signal.SIGHUP, runner.app[DEFAULT_PACK_REFRESHER].request)
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
         host, port = runner.addresses[0][:2]
@@ -170,6 +175,6 @@ async def serve(settings: Settings) -> None:
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
         await runner.cleanup()

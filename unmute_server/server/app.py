@@ -11,12 +11,15 @@ zone, language and news file, which must be readable at start-up), and the event
 monitor. On shutdown every
 open session is closed with 1001 (going away) before aiohttp waits for handlers to finish.
 
-For several worker processes under gunicorn, point it at :func:`make_app`::
+For several worker processes under gunicorn, point it at :func:`make_app` (also importable
+as ``unmute_server.app:make_app``) with the package's configuration::
 
-    gunicorn 'unmute_server.server.app:make_app' --worker-class aiohttp.GunicornWebWorker
+    gunicorn 'unmute_server.app:make_app' --config python:unmute_server.server.gunicorn_config \
+        --worker-class aiohttp.GunicornWebWorker --workers 4
 
 Each worker has its own cache and sessions; a session lives on one worker for its whole
-life (one WebSocket connection), so nothing needs sharing between them.
+life (one WebSocket connection), so nothing needs sharing between them but the metrics
+(see :mod:`unmute_server.server.metrics_route`).
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import WSCloseCode, web
-from prometheus_async.aio.web import server_stats
 
 from unmute_server.characters.build_worker import BuildBudget, IsolatedBuilder
 from unmute_server.characters.folders import OpenFolder
@@ -37,11 +41,15 @@ from unmute_server.conversation.news import NewsFeed, NewsFileError
 from unmute_server.conversation.prompt_source import PromptSource
 from unmute_server.server import metrics
 from unmute_server.server.cors import cors_middleware
+from unmute_server.server.default_pack import DefaultPackRefresher, quoted_diagnostics
 from unmute_server.server.http_routes import health, voices
+from unmute_server.server.logs import configure_logging
 from unmute_server.server.loop_lag import monitor_loop_lag
+from unmute_server.server.metrics_route import add_metrics_route
 from unmute_server.server.pack_log import log_pack_diagnostics
 from unmute_server.server.settings import Settings
 from unmute_server.server.state import (
+    DEFAULT_PACK_REFRESHER,
     LLM,
     LLM_BACKEND,
     PACKS,
@@ -57,9 +65,6 @@ from unmute_server.server.websocket import realtime
 
 logger = logging.getLogger(__name__)
 
-#: How many of the default pack's diagnostics a start-up error quotes.
-MAX_QUOTED_DIAGNOSTICS = 20
-
 
 class StartupError(Exception):
     """The server cannot start as configured; ``message`` tells the operator why."""
@@ -69,8 +74,12 @@ class StartupError(Exception):
         self.message = message
 
 
-def create_app(settings: Settings) -> web.Application:
-    """The application for ``settings``; resources open when it starts, not here."""
+def create_app(settings: Settings, *, multiprocess_metrics: Path | None = None) -> web.Application:
+    """The application for ``settings``; resources open when it starts, not here.
+
+    ``multiprocess_metrics`` is prometheus_client's multiprocess folder when this is one of
+    several worker processes: ``/metrics`` then answers for all of them.
+    """
     app = web.Application(middlewares=[cors_middleware(settings.cors_origins)])
     app[SETTINGS] = settings
     app[SESSIONS] = SessionHub()
@@ -85,16 +94,33 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/v1/realtime", realtime)
     app.router.add_get("/v1/health", health)
     app.router.add_get("/v1/voices", voices)
-    app.router.add_get("/metrics", server_stats)
+    add_metrics_route(app, multiprocess_metrics)
     return app
 
 
 async def make_app() -> web.Application:
     """The application configured from ``UNMUTE_*`` environment variables, for gunicorn.
 
-    This and the ``serve`` command are the only readers of the environment.
+    This and the ``serve`` command are the only readers of the environment. With
+    ``PROMETHEUS_MULTIPROC_DIR`` set (the package's gunicorn configuration sets it),
+    ``/metrics`` answers for every worker; SIGHUP re-reads the default pack.
     """
-    return create_app(Settings.from_environment(os.environ))
+    settings = Settings.from_environment(os.environ)
+    configure_logging(settings.log_format, settings.secrets())
+    multiprocess = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    app = create_app(settings, multiprocess_metrics=Path(multiprocess) if multiprocess else None)
+    app.cleanup_ctx.append(_refresh_default_pack_on_sighup)
+    return app
+
+
+async def _refresh_default_pack_on_sighup(app: web.Application) -> AsyncIterator[None]:
+    """SIGHUP re-reads the default pack, in this process (a gunicorn worker) as in ``serve``."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, app[DEFAULT_PACK_REFRESHER].request)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
 
 
 async def _llm(app: web.Application) -> AsyncIterator[None]:
@@ -189,15 +215,19 @@ async def _packs(app: web.Application) -> AsyncIterator[None]:
         if not default:
             cache_metrics.close()
             _close_builder(builder)
-            quoted = "\n".join(f"  {d}" for d in default.diagnostics[:MAX_QUOTED_DIAGNOSTICS])
             raise StartupError(
-                f"default pack {name!r} in {str(path)!r} has no valid characters:\n{quoted}"
+                f"default pack {name!r} in {str(path)!r} has no valid characters:\n"
+                f"{quoted_diagnostics(default)}"
             )
         log_pack_diagnostics(logger, f"default pack {name!r}", default.diagnostics)
-        app[PACKS] = Packs(root, name, cache, default, cache_metrics)
+        packs = app[PACKS] = Packs(root, name, cache, default, cache_metrics)
+        refresher = app[DEFAULT_PACK_REFRESHER] = DefaultPackRefresher(packs)
+        if settings.watch_packs:
+            refresher.start_watching()
         try:
             yield
         finally:
+            await refresher.aclose()
             # on_shutdown closed the sessions; this catches an application cleaned up without it.
             _close_builder(builder)
             await _close_sessions(app)

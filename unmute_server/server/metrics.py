@@ -62,7 +62,11 @@ LOAD_DIAGNOSTICS: Final = Counter(
     "Diagnostics reported by pack loads (start-up and reloads), by code.",
     ["code"],
 )
-ACTIVE_SESSIONS: Final = Gauge("unmute_active_sessions", "Open WebSocket sessions.")
+# Gauges are given their multiprocess mode (used only under gunicorn, see metrics_route):
+# every worker's open sessions add up to the server's.
+ACTIVE_SESSIONS: Final = Gauge(
+    "unmute_active_sessions", "Open WebSocket sessions.", multiprocess_mode="livesum"
+)
 CACHE_HITS: Final = Counter(
     "unmute_registry_cache_hits", "Pack loads answered by a registry already in memory."
 )
@@ -70,7 +74,9 @@ CACHE_MISSES: Final = Counter(
     "unmute_registry_cache_misses", "Pack loads that had to build a registry."
 )
 LIVE_REGISTRIES: Final = Gauge(
-    "unmute_live_registries", "Character registries alive (held by a session or the server)."
+    "unmute_live_registries",
+    "Character registries alive (held by a session or the server).",
+    multiprocess_mode="livesum",
 )
 EVENTS_RECEIVED: Final = Counter(
     "unmute_events_received",
@@ -85,6 +91,7 @@ EVENT_LOOP_LAG: Final = Histogram(
 PACK_BUILDS_IN_PROGRESS: Final = Gauge(
     "unmute_pack_builds_in_progress",
     "Pack builds (registry cache misses) running in child processes right now.",
+    multiprocess_mode="livesum",
 )
 PACK_BUILD_DURATION: Final = Histogram(
     "unmute_pack_build_duration_seconds",
@@ -149,11 +156,27 @@ _RECEIVED_UNKNOWN: Final = EVENTS_RECEIVED.labels("unknown")
 
 #: Every cache an application has opened and not closed; the gauge sums them at scrape.
 _caches: weakref.WeakSet[RegistryCache] = weakref.WeakSet()
-LIVE_REGISTRIES.set_function(lambda: sum(cache.live_registries() for cache in list(_caches)))
-
 #: Every builder an application has opened and not closed; the gauge sums them at scrape.
 _builders: weakref.WeakSet[IsolatedBuilder] = weakref.WeakSet()
-PACK_BUILDS_IN_PROGRESS.set_function(lambda: sum(builder.running for builder in list(_builders)))
+
+
+def _live_registries() -> float:
+    return sum(cache.live_registries() for cache in list(_caches))
+
+
+def _builds_running() -> float:
+    return sum(builder.running for builder in list(_builders))
+
+
+LIVE_REGISTRIES.set_function(_live_registries)
+PACK_BUILDS_IN_PROGRESS.set_function(_builds_running)
+
+
+def publish_computed_gauges() -> None:
+    """Write the gauges computed at scrape to their stored values, for multiprocess mode,
+    where a scrape reads every worker's stored values instead of calling the functions."""
+    LIVE_REGISTRIES.set(_live_registries())
+    PACK_BUILDS_IN_PROGRESS.set(_builds_running())
 
 
 def builder_opened(builder: IsolatedBuilder) -> None:

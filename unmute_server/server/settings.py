@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from unmute_server.characters.languages import language_problem
@@ -29,6 +30,9 @@ from unmute_server.voice.settings import (
 )
 
 MIB = 1024 * 1024
+
+#: What ``--log-format`` accepts: lines for people (the default), or one JSON object a line.
+LOG_FORMATS = ("text", "json")
 
 
 class SettingsError(ValueError):
@@ -57,7 +61,8 @@ class Settings:
     ``timezone``, ``language`` and ``news_file`` are what a rendered prompt says about the
     moment, which language to speak, and the day's headlines (for ``news`` characters).
     ``cors_origins`` are the web pages' origins that may read the HTTP routes and open a
-    WebSocket (see :mod:`unmute_server.server.cors`).
+    WebSocket (see :mod:`unmute_server.server.cors`). ``watch_packs`` re-reads the default
+    pack when its files change (SIGHUP always does); ``log_format`` is ``text`` or ``json``.
     """
 
     host: str = "127.0.0.1"
@@ -82,6 +87,8 @@ class Settings:
     language: str = "en"
     news_file: Path | None = None
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    watch_packs: bool = False
+    log_format: str = "text"
     llm: LLMSettings | None = field(default=None, repr=False)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
 
@@ -124,6 +131,10 @@ class Settings:
             problem = origin_problem(origin)
             if problem is not None:
                 raise SettingsError(f"cors_origins: {problem}")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(
+                f"log_format must be one of {', '.join(LOG_FORMATS)}, not {self.log_format!r}"
+            )
         problem = language_problem(self.language)
         if problem is not None:
             raise SettingsError(
@@ -172,6 +183,16 @@ class Settings:
                 raise SettingsError(f"{option.env}={raw!r}: {error}") from None
         values.update({name: value for name, value in overrides.items() if value is not None})
         return cls(**values)
+
+    def secrets(self) -> tuple[str, ...]:
+        """What no log line may show: the LLM's and the engines' keys, and the passwords of
+        their URLs (see :mod:`unmute_server.server.logs`)."""
+        found: list[str | None] = []
+        if self.llm is not None:
+            found += [self.llm.api_key, urlsplit(self.llm.url).password]
+        for engine in (self.voice.stt, self.voice.tts):
+            found += [engine.api_key, urlsplit(engine.url or "").password]
+        return tuple(secret for secret in found if secret)
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (and validated)."""
@@ -422,6 +443,20 @@ OPTIONS: tuple[Option, ...] = (
         parse_origins,
         "comma-separated origins of the web pages that may read /v1/health and /v1/voices and "
         "open /v1/realtime: '*' for any, an exact origin, or one with ':*' for any port",
+    ),
+    Option(
+        "watch_packs",
+        "UNMUTE_WATCH_PACKS",
+        "--watch-packs",
+        parse_bool,
+        "re-read the default pack when its files change (SIGHUP always re-reads it)",
+    ),
+    Option(
+        "log_format",
+        "UNMUTE_LOG_FORMAT",
+        "--log-format",
+        _parse_str,
+        "text (lines for people) or json (one JSON object a line, for log shippers)",
     ),
 )
 

@@ -20,6 +20,7 @@ from unmute_server.characters.registry import CharacterRegistry, RegistryCache
 from unmute_server.conversation.prompt_source import PromptSource
 from unmute_server.llm import ChatBackend
 from unmute_server.server import metrics
+from unmute_server.server.default_pack import DefaultPackRefresher
 from unmute_server.server.metrics import CacheMetrics
 from unmute_server.server.settings import Settings
 from unmute_server.server.voice_channel import VoiceEngines
@@ -82,10 +83,15 @@ class SessionHub:
                 close.exception()  # retrieved: a failed close is a closed socket anyway
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Packs:
     """The registry cache and the default pack, loaded and checked at start-up, and the packs
-    root, held open for the application's life: every pack is opened relative to it."""
+    root, held open for the application's life: every pack is opened relative to it.
+
+    ``default`` is the one field that changes: a re-read of the default pack (SIGHUP,
+    ``--watch-packs``, see :mod:`unmute_server.server.default_pack`) replaces it, and new
+    sessions start with whatever it is when they open.
+    """
 
     root: OpenFolder
     default_name: str
@@ -107,3 +113,4 @@ PACKS = web.AppKey("packs", Packs)
 LLM_BACKEND = web.AppKey("llm", LLM)
 PROMPT_SOURCE = web.AppKey("prompt_source", PromptSource)
 VOICE = web.AppKey("voice", VoiceEngines)
+DEFAULT_PACK_REFRESHER = web.AppKey("default_pack_refresher", DefaultPackRefresher)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
 import time
 import weakref
 from typing import Final
@@ -67,6 +69,7 @@ from unmute_server.protocol.events import (
 )
 from unmute_server.server import metrics
 from unmute_server.server.conversation_channel import ConversationChannel, SpeakerFactory
+from unmute_server.server.logs import SESSION_ID
 from unmute_server.server.outbox import Outbox
 from unmute_server.server.pack_log import log_pack_diagnostics
 from unmute_server.server.session import ReloadBudget, Session
@@ -88,6 +91,9 @@ logger = logging.getLogger(__name__)
 #: The WebSocket subprotocol accepted when a client offers it (as OpenAI clients do).
 SUBPROTOCOLS: Final = ("realtime",)
 
+#: The handshake's header naming the process (its pid) that serves the session.
+WORKER_PID_HEADER: Final = "X-Unmute-Worker-Pid"
+
 #: The name a client may use for the server's default pack, whatever that is called.
 DEFAULT_PACK_ALIAS: Final = "default"
 
@@ -107,6 +113,9 @@ class ClientTooSlowError(EmitStopped):
 
 async def realtime(request: web.Request) -> web.WebSocketResponse:
     """Accept one voice session and serve it until either side closes."""
+    # Every line logged for this session, by this task and the tasks it starts, and its
+    # access line (written in this task once the handler returns) carries this id.
+    SESSION_ID.set(secrets.token_hex(4))
     app = request.app
     settings = app[SETTINGS]
     hub = app[SESSIONS]
@@ -119,6 +128,8 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
         compress=settings.ws_compression,
         timeout=settings.close_timeout,
     )
+    # Which process took the session, for an operator (or a test) behind several workers.
+    ws.headers[WORKER_PID_HEADER] = str(os.getpid())
     await ws.prepare(request)
     transport = request.transport
     if transport is None:  # the client left during the handshake
