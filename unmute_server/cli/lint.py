@@ -26,6 +26,7 @@ from unmute_server.characters.charfile import CHARACTER_SUFFIXES, parse_characte
 from unmute_server.characters.diagnostics import Diagnostic
 from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
 from unmute_server.characters.pack import PACK_PATH, build_registry, file_too_large, read_pack
+from unmute_server.characters.registry import CharacterRegistry
 from unmute_server.cli.lint_report import (
     FORMATS,
     LintSummary,
@@ -163,7 +164,13 @@ def lint_pack(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> TargetCheck:
     snapshot = read_pack(folder, limits)
     if not snapshot.files and not snapshot.diagnostics:
         return TargetCheck(usage_error=_not_a_pack(shown))
-    registry = build_registry(snapshot, folder.resolve().name, limits)
+    return lint_registry(build_registry(snapshot, folder.resolve().name, limits), shown)
+
+
+def lint_registry(registry: CharacterRegistry, shown: str) -> TargetCheck:
+    """What ``lint`` reports for a pack already built into ``registry``, its paths under
+    ``shown``: the one view of a registry's diagnostics both ``lint`` and the server's
+    ``/v1/packs/{pack}`` give."""
     found = sorted(registry.diagnostics, key=_sort_key)
     diagnostics = tuple(
         Diagnostic(shown_path(shown, d.path), d.line, d.col, d.code, d.message) for d in found
