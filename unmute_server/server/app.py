@@ -39,6 +39,8 @@ from unmute_server.server import metrics
 from unmute_server.server.cors import cors_middleware
 from unmute_server.server.http_routes import health, voices
 from unmute_server.server.loop_lag import monitor_loop_lag
+from unmute_server.server.pack_routes import character_prompt, list_packs, pack_diagnostics
+from unmute_server.server.page import add_page_routes
 from unmute_server.server.settings import Settings
 from unmute_server.server.state import (
     LLM,
@@ -84,7 +86,11 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/v1/realtime", realtime)
     app.router.add_get("/v1/health", health)
     app.router.add_get("/v1/voices", voices)
+    app.router.add_get("/v1/packs", list_packs)
+    app.router.add_get("/v1/packs/{pack}", pack_diagnostics)
+    app.router.add_get("/v1/packs/{pack}/characters/{character}/prompt", character_prompt)
     app.router.add_get("/metrics", server_stats)
+    add_page_routes(app)
     return app
 
 
