@@ -9,22 +9,31 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-# espeak-ng, the embedded text-to-speech, is the one system package: it comes from Debian, not
-# PyPI, and runs as a subprocess (it is GPL, never linked in). Installed when missing and we are
-# root (CI is); otherwise the exact command is printed and the rest of the install goes on, since
-# the server also runs with the other engines. Order-only below, so it is checked on every
-# `make run`/`make test` (one `command -v`) without forcing a reinstall of .venv.
+# Two system packages come from Debian, not PyPI: espeak-ng, the embedded text-to-speech, run
+# as a subprocess (it is GPL, never linked in), and chromium, the browser the page's tests drive
+# (Playwright's own browser download cannot work offline). Each is installed when missing and
+# we are root (CI is); otherwise the exact command is printed and the rest of the install goes
+# on, since the server also runs with the other engines and without a browser. Order-only
+# below, so it is checked on every `make run`/`make test` (one `command -v` each) without
+# forcing a reinstall of .venv.
 ESPEAK_INSTALL := apt-get install -y espeak-ng
+CHROMIUM_INSTALL := apt-get install -y chromium
 system-deps:
-	@if command -v espeak-ng >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing espeak-ng (the embedded text-to-speech): $(ESPEAK_INSTALL)"; \
-		export DEBIAN_FRONTEND=noninteractive; \
-		$(ESPEAK_INSTALL) >/dev/null 2>&1 || { apt-get update -qq && $(ESPEAK_INSTALL) -qq >/dev/null; } \
-		|| { echo "could not install espeak-ng; run: $(ESPEAK_INSTALL)" >&2; exit 1; }; \
-	else \
-		echo "espeak-ng is missing (the embedded text-to-speech needs it); run: sudo $(ESPEAK_INSTALL)" >&2; \
-	fi
+	@$(call debian_package,espeak-ng,$(ESPEAK_INSTALL),the embedded text-to-speech needs it)
+	@$(call debian_package,chromium,$(CHROMIUM_INSTALL),the browser tests of the page need it)
+
+# $(call debian_package,COMMAND,INSTALL,WHY): install the package giving COMMAND when missing.
+define debian_package
+if command -v $(1) >/dev/null 2>&1; then :; \
+elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	echo "installing $(1) ($(3)): $(2)"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$(2) >/dev/null 2>&1 || { apt-get update -qq && $(2) -qq >/dev/null; } \
+	|| { echo "could not install $(1); run: $(2)" >&2; exit 1; }; \
+else \
+	echo "$(1) is missing ($(3)); run: sudo $(2)" >&2; \
+fi
+endef
 
 $(STAMP): setup.cfg pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)

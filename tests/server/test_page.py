@@ -46,7 +46,12 @@ async def test_every_file_of_the_page_in_the_package_is_served_with_its_type(
         response = await server.client.get(f"/page/{name}")
         assert response.status == 200, name
         assert await response.read() == folder.joinpath(name).read_bytes()
-        expected = {"js": "text/javascript", "css": "text/css", "html": "text/html"}
+        expected = {
+            "js": "text/javascript",
+            "css": "text/css",
+            "html": "text/html",
+            "svg": "image/svg+xml",
+        }
         assert response.content_type == expected[name.rpartition(".")[2]], name
         assert "Content-Security-Policy" in response.headers
 

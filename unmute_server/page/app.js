@@ -85,6 +85,11 @@ async function showCharacters(pack, characters) {
     }),
   );
   byId("talk-button").disabled = !session.open;
+  if (!state.voice || !characters.some((c) => c.name === state.voice)) {
+    // Ready to talk at once: the first character marked ready (else the first one).
+    const first = characters.find((c) => c.good) || characters[0];
+    if (first) chooseCharacter(first.name);
+  }
 }
 
 function chooseCharacter(name) {
@@ -92,11 +97,15 @@ function chooseCharacter(name) {
   session.send({ type: "session.update", session: { voice: name } });
 }
 
+function count(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 // --------------------------------------------------------------------- transcript
 
 function line(speaker, className) {
   const text = element("span", { className });
-  const item = element("li", {}, [element("span", { className: "speaker", text: `${speaker}:` }), text]);
+  const item = element("li", {}, [element("span", { className: "speaker", text: `${speaker}:` }), " ", text]);
   byId("transcript").append(item);
   item.scrollIntoView({ block: "nearest" });
   return text;
@@ -111,13 +120,16 @@ function userLine(itemId) {
   return text;
 }
 
-function answerLine(responseId) {
-  let text = state.answers.get(responseId);
-  if (!text) {
-    text = line(state.voice || "Character", "answer");
-    state.answers.set(responseId, text);
+/** Add to an answer's subtitle. A spoken answer streams its text twice (the LLM's text and
+ * the transcript of the audio); the transcript, in step with the voice, wins once it starts. */
+function addToAnswer(responseId, kind, delta) {
+  let answer = state.answers.get(responseId);
+  if (!answer) {
+    answer = { node: line(state.voice || "Character", "answer"), text: "", transcript: "" };
+    state.answers.set(responseId, answer);
   }
-  return text;
+  answer[kind] += delta;
+  answer.node.textContent = answer.transcript || answer.text;
 }
 
 // --------------------------------------------------------------------- server events
@@ -139,7 +151,7 @@ const handlers = {
         : "no character chosen";
     say(
       "reload-result",
-      `Loaded pack ${event.pack}: ${event.loaded_count} characters, ${event.error_count} errors; ${kept}.`,
+      `Loaded pack ${event.pack}: ${count(event.loaded_count, "character")}, ${count(event.error_count, "error")}; ${kept}.`,
       { error: event.error_count > 0 },
     );
     showCharacters(event.pack, event.characters);
@@ -169,13 +181,16 @@ const handlers = {
     audio.complete();
   },
   "response.audio_transcript.delta"(event) {
-    answerLine(event.response_id).textContent += event.delta;
+    addToAnswer(event.response_id, "transcript", event.delta);
   },
   "response.text.delta"(event) {
-    answerLine(event.response_id).textContent += event.delta;
+    addToAnswer(event.response_id, "text", event.delta);
   },
   "response.done"(event) {
-    if (event.response.status === "cancelled") audio.flush();
+    if (event.response.status !== "cancelled") return;
+    audio.flush();
+    const answer = state.answers.get(event.response.id);
+    if (answer) answer.node.after(element("span", { className: "interrupted", text: " (interrupted)" }));
   },
   error(event) {
     const { code, message, type } = event.error;
@@ -271,7 +286,11 @@ byId("show-prompt").addEventListener("click", () => showPrompt());
 
 // --------------------------------------------------------------------- start-up
 
+const HEALTH_OK_SECONDS = 30;
+const HEALTH_DOWN_SECONDS = 5;
+
 async function showHealth() {
+  let ok = false;
   try {
     const health = await getJson("/v1/health");
     const up = (flag) => (flag ? "up" : "down");
@@ -281,9 +300,12 @@ async function showHealth() {
       `speech-to-text ${health.voice.stt}: ${up(health.stt_up)}; text-to-speech ${health.voice.tts}: ${up(health.tts_up)}; ${llm}`,
       { error: !health.ok },
     );
+    ok = health.ok;
   } catch (error) {
     say("engine-state", `unknown (${error.message})`, { error: true });
   }
+  // Sooner while something is down: an engine still loading is up a few seconds later.
+  setTimeout(showHealth, 1000 * (ok ? HEALTH_OK_SECONDS : HEALTH_DOWN_SECONDS));
 }
 
 async function showPacks() {
@@ -301,7 +323,6 @@ async function showPacks() {
 async function start() {
   updateStats();
   showHealth();
-  setInterval(showHealth, 30000);
   showPacks();
   try {
     await session.connect();

@@ -16,13 +16,14 @@ export async function showDiagnostics(pack) {
     return null;
   }
   const { files, characters, errors, warnings } = report.summary;
-  const counts = `${files} files, ${characters} characters: ${errors} errors, ${warnings} warnings`;
+  const count = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+  const counts = `${count(files, "file")}, ${count(characters, "character")}: ${count(errors, "error")}, ${count(warnings, "warning")}`;
   say("diagnostics-summary", `Pack ${report.pack} (version ${report.version}): ${counts}`, { error: errors > 0 });
   for (const d of report.diagnostics) {
     body.append(
       element("tr", { className: d.severity }, [
         element("td", { className: "where", text: `${d.path}:${d.line}:${d.col}` }),
-        element("td", { text: `${d.code} (${d.severity})` }),
+        element("td", { className: "code", text: `${d.code} (${d.severity})` }),
         element("td", { text: d.message }),
         element("td", { text: d.hint }),
       ]),
@@ -32,6 +33,7 @@ export async function showDiagnostics(pack) {
   const select = byId("prompt-character");
   select.replaceChildren(...report.characters.map((c) => element("option", { text: c.name, attributes: { value: c.name } })));
   byId("show-prompt").disabled = report.characters.length === 0;
+  select.disabled = report.characters.length === 0;
   select.dataset.pack = report.pack;
   return report;
 }

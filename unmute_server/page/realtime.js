@@ -13,8 +13,16 @@ export class RealtimeSession extends EventTarget {
     this.socket = socket;
     this.state("connecting");
     socket.addEventListener("open", () => this.state("connected"));
+    let opened = false;
+    socket.addEventListener("open", () => (opened = true));
     socket.addEventListener("close", (event) => {
-      if (this.socket === socket) this.state(`closed (${event.code}${event.reason ? ": " + event.reason : ""})`);
+      if (this.socket !== socket) return;
+      if (!opened) {
+        // A browser does not say why; a refused origin is the usual cause behind a proxy.
+        this.state("cannot connect: is the server up, and is this page's origin in --cors-origins?");
+      } else {
+        this.state(`closed (${event.code}${event.reason ? ": " + event.reason : ""})`);
+      }
     });
     socket.addEventListener("message", (message) => {
       let event;

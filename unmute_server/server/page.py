@@ -55,7 +55,12 @@ SECURITY_HEADERS: Final = MappingProxyType(
     }
 )
 
-_TYPES: Final = {".js": "text/javascript", ".html": "text/html", ".css": "text/css"}
+_TYPES: Final = {
+    ".js": "text/javascript",
+    ".html": "text/html",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+}
 
 
 @dataclass(frozen=True, slots=True)
