@@ -96,11 +96,22 @@ def _packs(root: Path) -> Path:
     return root
 
 
+#: Silence between the two times the microphone says the fixture: long enough for the
+#: character to be speaking when the second comes, however busy the machine, so the second
+#: interrupts it (barge-in); a test that needs one turn stops talking before then.
+SECONDS_BETWEEN_TURNS = 12
+
+
+def _silence(seconds: float) -> bytes:
+    return bytes(2 * int(24_000 * seconds))
+
+
 def speech_wav(folder: Path) -> Path:
-    """The speech fixture as the WAV Chromium's fake microphone plays (24 kHz mono PCM16),
-    with a second and a half of silence after it so the turn ends."""
+    """What Chromium's fake microphone plays (24 kHz mono PCM16, once): the speech fixture,
+    silence, the fixture again, and a second and a half of silence so each turn ends."""
     path = folder / f"{SPEECH}.wav"
-    pcm = speech_fixtures.pcm16_bytes(SPEECH) + bytes(2 * 36_000)
+    speech = speech_fixtures.pcm16_bytes(SPEECH)
+    pcm = speech + _silence(SECONDS_BETWEEN_TURNS) + speech + _silence(1.5)
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)

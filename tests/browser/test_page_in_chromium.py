@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.browser.conftest import XSS_NAME, Site, open_page
+from tests.fake_llm import StreamReply
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -169,5 +170,31 @@ async def test_a_refused_microphone_says_why_and_typing_still_talks(
         # Phone width: nothing is wider than the screen.
         assert await page.evaluate("document.documentElement.scrollWidth") <= 390
         await shoot(page, site, "6-phone-typed")
+    finally:
+        await tab.context.close()
+
+
+async def test_speaking_over_the_character_stops_its_voice_at_once(
+    browser: Browser, site: Site
+) -> None:
+    long_answer = tuple(f"This is sentence {n} of a long answer. " for n in range(40))
+    site.fake_llm.enqueue(StreamReply(chunks=long_answer, delay=0.02))
+    tab = await open_page(browser, site)
+    page = tab.page
+    try:
+        await expect(page.get_by_label("Alice")).to_be_checked()
+        await page.get_by_role("button", name="Start talking").click()
+        await expect(page.locator("#transcript")).to_contain_text("sentence 1 of a long answer")
+        await wait_for_stat(page, "samplesPlayed", 2400)
+        assert (await stats(page))["interruptions"] == 0
+        # The microphone speaks again while the character talks: its voice is cut at once
+        # (the queued audio thrown away, not played out) and the answer marked interrupted.
+        await wait_for_stat(page, "interruptions", 1)
+        counted = await stats(page)
+        assert counted["samplesDropped"] > 0, counted
+        await expect(page.locator("#transcript .interrupted")).to_have_text("(interrupted)")
+        await shoot(page, site, "7-barge-in")
+        await page.get_by_role("button", name="Stop").click()
+        assert tab.problems == []
     finally:
         await tab.context.close()

@@ -16,6 +16,8 @@ const state = {
   latencies: [],
   chunksSent: 0,
   audioDeltas: 0,
+  audible: false, // the character's voice is playing or queued
+  lastSpoken: null, // response_id of the last answer that had audio
 };
 
 const audio = new AudioLink({
@@ -29,6 +31,10 @@ const audio = new AudioLink({
     const stats = byId("audio-stats");
     stats.dataset.chunksReceived = report.chunksReceived;
     stats.dataset.samplesPlayed = report.samplesPlayed;
+    stats.dataset.interruptions = report.interruptions;
+    stats.dataset.samplesDropped = report.samplesDropped;
+    stats.dataset.queued = report.queued;
+    state.audible = report.playing || report.queued > 0;
     if (report.type === "started" && state.speechStoppedAt !== null) {
       const latency = Math.round(performance.now() - state.speechStoppedAt);
       state.speechStoppedAt = null;
@@ -132,6 +138,13 @@ function addToAnswer(responseId, kind, delta) {
   answer.node.textContent = answer.transcript || answer.text;
 }
 
+function markInterrupted(responseId) {
+  const answer = state.answers.get(responseId);
+  if (!answer || answer.interrupted) return;
+  answer.interrupted = true;
+  answer.node.after(element("span", { className: "interrupted", text: " (interrupted)" }));
+}
+
 // --------------------------------------------------------------------- server events
 
 const handlers = {
@@ -157,7 +170,9 @@ const handlers = {
     showCharacters(event.pack, event.characters);
   },
   "input_audio_buffer.speech_started"(event) {
-    // Barge-in: the person speaks, so the character stops at once.
+    // Barge-in: the person speaks, so the character stops at once, even when the server
+    // has sent the whole answer already and only this page still holds its audio.
+    if (state.audible) markInterrupted(state.lastSpoken);
     audio.flush();
     userLine(event.item_id);
   },
@@ -174,6 +189,7 @@ const handlers = {
   },
   "response.audio.delta"(event) {
     state.audioDeltas += 1;
+    state.lastSpoken = event.response_id;
     audio.play(bytesFromBase64(event.delta));
     updateStats();
   },
@@ -189,8 +205,7 @@ const handlers = {
   "response.done"(event) {
     if (event.response.status !== "cancelled") return;
     audio.flush();
-    const answer = state.answers.get(event.response.id);
-    if (answer) answer.node.after(element("span", { className: "interrupted", text: " (interrupted)" }));
+    markInterrupted(event.response.id);
   },
   error(event) {
     const { code, message, type } = event.error;

@@ -16,6 +16,8 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.chunksReceived = 0;
     this.samplesReceived = 0;
     this.samplesPlayed = 0;
+    this.interruptions = 0; // flushes that cut audio short (barge-in, stop)
+    this.samplesDropped = 0; // queued audio a flush threw away unplayed
     this.step = SOURCE_RATE / sampleRate;
     this.port.onmessage = (event) => this.receive(event.data);
   }
@@ -33,6 +35,8 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     } else if (message.type === "complete") {
       this.complete = true;
     } else if (message.type === "flush") {
+      if (this.playing || this.queued > 0) this.interruptions += 1;
+      this.samplesDropped += this.queued;
       this.queue = [];
       this.offset = 0;
       this.queued = 0;
@@ -47,6 +51,9 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       chunksReceived: this.chunksReceived,
       samplesReceived: this.samplesReceived,
       samplesPlayed: this.samplesPlayed,
+      playing: this.playing,
+      interruptions: this.interruptions,
+      samplesDropped: this.samplesDropped,
       queued: this.queued,
     });
   }
