@@ -18,6 +18,9 @@ const state = {
   audioDeltas: 0,
   audible: false, // the character's voice is playing or queued
   lastSpoken: null, // response_id of the last answer that had audio
+  finished: new Set(), // response_ids whose response.done has come
+  cut: new Set(), // response_ids interrupted here: their late audio is not played
+  interruptions: 0,
 };
 
 const audio = new AudioLink({
@@ -31,7 +34,7 @@ const audio = new AudioLink({
     const stats = byId("audio-stats");
     stats.dataset.chunksReceived = report.chunksReceived;
     stats.dataset.samplesPlayed = report.samplesPlayed;
-    stats.dataset.interruptions = report.interruptions;
+    stats.dataset.flushes = report.flushes;
     stats.dataset.samplesDropped = report.samplesDropped;
     stats.dataset.queued = report.queued;
     state.audible = report.playing || report.queued > 0;
@@ -50,6 +53,7 @@ function updateStats() {
   const stats = byId("audio-stats");
   stats.dataset.chunksSent = state.chunksSent;
   stats.dataset.audioDeltas = state.audioDeltas;
+  stats.dataset.interruptions = state.interruptions;
   stats.textContent =
     `sent ${state.chunksSent} chunks; received ${state.audioDeltas} audio deltas; ` +
     `${stats.dataset.chunksReceived || 0} reached the player, ${stats.dataset.samplesPlayed || 0} samples played`;
@@ -172,8 +176,14 @@ const handlers = {
   "input_audio_buffer.speech_started"(event) {
     // Barge-in: the person speaks, so the character stops at once, even when the server
     // has sent the whole answer already and only this page still holds its audio.
-    if (state.audible) markInterrupted(state.lastSpoken);
+    const answer = state.lastSpoken;
+    if (answer !== null && !state.cut.has(answer) && (state.audible || !state.finished.has(answer))) {
+      state.cut.add(answer);
+      state.interruptions += 1;
+      markInterrupted(answer);
+    }
     audio.flush();
+    updateStats();
     userLine(event.item_id);
   },
   "input_audio_buffer.speech_stopped"() {
@@ -188,6 +198,8 @@ const handlers = {
     text.className = "final";
   },
   "response.audio.delta"(event) {
+    // Audio of an answer cut by barge-in may still be on its way: it is never played.
+    if (state.cut.has(event.response_id)) return;
     state.audioDeltas += 1;
     state.lastSpoken = event.response_id;
     audio.play(bytesFromBase64(event.delta));
@@ -203,6 +215,7 @@ const handlers = {
     addToAnswer(event.response_id, "text", event.delta);
   },
   "response.done"(event) {
+    state.finished.add(event.response.id);
     if (event.response.status !== "cancelled") return;
     audio.flush();
     markInterrupted(event.response.id);

@@ -16,7 +16,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.chunksReceived = 0;
     this.samplesReceived = 0;
     this.samplesPlayed = 0;
-    this.interruptions = 0; // flushes that cut audio short (barge-in, stop)
+    this.flushes = 0;
     this.samplesDropped = 0; // queued audio a flush threw away unplayed
     this.step = SOURCE_RATE / sampleRate;
     this.port.onmessage = (event) => this.receive(event.data);
@@ -35,7 +35,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     } else if (message.type === "complete") {
       this.complete = true;
     } else if (message.type === "flush") {
-      if (this.playing || this.queued > 0) this.interruptions += 1;
+      this.flushes += 1;
       this.samplesDropped += this.queued;
       this.queue = [];
       this.offset = 0;
@@ -52,7 +52,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       samplesReceived: this.samplesReceived,
       samplesPlayed: this.samplesPlayed,
       playing: this.playing,
-      interruptions: this.interruptions,
+      flushes: this.flushes,
       samplesDropped: this.samplesDropped,
       queued: this.queued,
     });
