@@ -34,6 +34,7 @@ export async function showDiagnostics(pack) {
   select.replaceChildren(...report.characters.map((c) => element("option", { text: c.name, attributes: { value: c.name } })));
   byId("show-prompt").disabled = report.characters.length === 0;
   select.disabled = report.characters.length === 0;
+  byId("prompt-row").hidden = false;
   select.dataset.pack = report.pack;
   return report;
 }
