@@ -9,14 +9,15 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-# Two system packages come from Debian, not PyPI. espeak-ng, the embedded text-to-speech, runs
+# Three system packages come from Debian, not PyPI. espeak-ng, the embedded text-to-speech, runs
 # as a subprocess (it is GPL, never linked in); nginx is only for the reverse-proxy test
-# (tests/server/test_nginx.py runs docs/nginx.conf). Each is installed when missing and we are
+# (tests/server/test_nginx.py runs docs/nginx.conf); chromium is the browser the page's tests
+# drive (Playwright's own browser download cannot work offline). Each is installed when missing and we are
 # root (CI is); otherwise the exact command is printed and the rest of the install goes on,
 # since the server also runs with the other engines (the nginx test then fails, saying so).
 # Order-only below, so it is checked on every `make run`/`make test` (a `command -v` each)
 # without forcing a reinstall of .venv. nginx lives in /usr/sbin, often not on a user's PATH.
-SYSTEM_PACKAGES := espeak-ng nginx
+SYSTEM_PACKAGES := espeak-ng nginx chromium
 system-deps:
 	@for package in $(SYSTEM_PACKAGES); do \
 		install="apt-get install -y $$package"; \

@@ -8,7 +8,18 @@ deadline is off; every other Hypothesis default stays.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("unmute", deadline=None)
 settings.load_profile("unmute")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots",
+        default="test-output/screenshots",
+        metavar="DIR",
+        help="where the browser tests save a screenshot of each state of the page "
+        "(default: test-output/screenshots, git-ignored)",
+    )

@@ -212,8 +212,17 @@ async def test_sessions_reloads_and_conversations_work_through_nginx_and_a_stopp
             await ws.close()
 
 
-#: Spellings of ``/metrics`` (and of other paths outside ``/v1/``) a client might try.
-HIDDEN_PATHS = ("/metrics", "/metrics?format=x", "//metrics", "/%6Detrics", "/v1/../metrics", "/")
+#: Spellings of ``/metrics`` (and of other paths outside ``/v1/``, ``/page/`` and ``/``) a client
+#: might try.
+HIDDEN_PATHS = (
+    "/metrics",
+    "/metrics?format=x",
+    "//metrics",
+    "/%6Detrics",
+    "/v1/../metrics",
+    "/page/../metrics",
+    "/anything",
+)
 
 
 async def test_metrics_and_anything_outside_v1_are_not_public(
@@ -231,6 +240,10 @@ async def test_metrics_and_anything_outside_v1_are_not_public(
             writer.close()
             assert answer.startswith("HTTP/1.1 404"), (path, answer[:200])
             assert "unmute_" not in answer, path
+        # The page is public: a person opens the site's address and talks.
+        async with aiohttp.ClientSession() as http, http.get(f"{public}/") as response:
+            assert response.status == 200
+            assert "<html" in (await response.text()).lower()
         # The backends do serve it, to whoever reaches them directly.
         async with (
             aiohttp.ClientSession() as http,

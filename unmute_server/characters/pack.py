@@ -95,7 +95,8 @@ def _invalid(name: str, why: str) -> PackNameError:
     return PackNameError(PackNameProblem.INVALID_NAME, f"pack name {_shown(name)} {why}")
 
 
-def _check_pack_name(name: str) -> None:
+def check_pack_name(name: str) -> None:
+    """Refuse a name that is not a plain pack folder name (:class:`PackNameError`)."""
     if not isinstance(name, str):
         raise PackNameError(PackNameProblem.INVALID_NAME, "pack name must be a string")
     if not name:
@@ -134,7 +135,7 @@ def resolve_pack(packs_root: OpenFolder | str | os.PathLike[str], name: str) -> 
     holds its packs root open (an :class:`OpenFolder`); given a path, it is opened for this
     call only (tools and tests).
     """
-    _check_pack_name(name)
+    check_pack_name(name)
     if not isinstance(packs_root, OpenFolder):
         try:
             root = OpenFolder.open(packs_root)

@@ -31,7 +31,7 @@ def find_character(packs_root: Path, pack: str, name: str) -> Character:
     character = registry.get(name)
     if character is None:
         message = f"pack {pack!r} has no character named {name!r}"
-        message += _choices(name, list(registry), "characters")
+        message += name_choices(name, list(registry), "characters")
         if registry.error_count:
             message += (
                 f"\nthe pack has errors, which may hide a character; see: unmute-server lint "
@@ -51,10 +51,10 @@ def _unknown_pack(packs_root: Path, pack: str, reason: str) -> str:
     except OSError:
         shown = escape_controls(str(packs_root))
         return f"{reason}; the packs root {shown} cannot be read (see --packs-root)"
-    return reason + _choices(pack, known, "packs")
+    return reason + name_choices(pack, known, "packs")
 
 
-def _choices(wanted: str, known: Iterable[str], noun: str) -> str:
+def name_choices(wanted: str, known: Iterable[str], noun: str) -> str:
     """``; did you mean 'Nova'?`` and the list of known names, for an error message."""
     names = list(known)
     if not names:

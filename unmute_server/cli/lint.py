@@ -26,6 +26,7 @@ from unmute_server.characters.charfile import CHARACTER_SUFFIXES, parse_characte
 from unmute_server.characters.diagnostics import Diagnostic
 from unmute_server.characters.limits import DEFAULT_LIMITS, LoadLimits
 from unmute_server.characters.pack import PACK_PATH, build_registry, file_too_large, read_pack
+from unmute_server.characters.registry import CharacterRegistry
 from unmute_server.cli.lint_report import (
     FORMATS,
     LintSummary,
@@ -218,7 +219,7 @@ def lint_pack(
     if not snapshot.files and not snapshot.diagnostics:
         return TargetCheck(usage_error=_not_a_pack(shown))
     registry = build_registry(snapshot, folder.resolve().name, limits)
-    found = list(registry.diagnostics)
+    sample_warnings: list[Diagnostic] = []
     if voices_roots:
         # Positions are the parser's, so the files are parsed again: only when asked.
         sites = []
@@ -226,8 +227,18 @@ def lint_pack(
             result = parse_character_file(pack_file.name, pack_file.data, limits)
             if result.character is not None:
                 sites.append((result.character, pack_file.name, result.positions))
-        found += missing_sample_warnings(sites, shown, voices_roots)
-    found.sort(key=_sort_key)
+        sample_warnings = missing_sample_warnings(sites, shown, voices_roots)
+    return lint_registry(registry, shown, sample_warnings)
+
+
+def lint_registry(
+    registry: CharacterRegistry, shown: str, extra: Sequence[Diagnostic] = ()
+) -> TargetCheck:
+    """What ``lint`` reports for a pack already built into ``registry``, its paths under
+    ``shown``: the one view of a registry's diagnostics both ``lint`` and the server's
+    ``/v1/packs/{pack}`` give (``extra``: what only the command line checks, such as voice
+    samples)."""
+    found = sorted([*registry.diagnostics, *extra], key=_sort_key)
     diagnostics = tuple(
         Diagnostic(shown_path(shown, d.path), d.line, d.col, d.code, d.message) for d in found
     )

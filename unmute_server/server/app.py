@@ -47,6 +47,8 @@ from unmute_server.server.logs import configure_logging
 from unmute_server.server.loop_lag import monitor_loop_lag
 from unmute_server.server.metrics_route import add_metrics_route
 from unmute_server.server.pack_log import log_pack_diagnostics
+from unmute_server.server.pack_routes import character_prompt, list_packs, pack_diagnostics
+from unmute_server.server.page import add_page_routes
 from unmute_server.server.settings import Settings
 from unmute_server.server.state import (
     DEFAULT_PACK_REFRESHER,
@@ -94,7 +96,11 @@ def create_app(settings: Settings, *, multiprocess_metrics: Path | None = None) 
     app.router.add_get("/v1/realtime", realtime)
     app.router.add_get("/v1/health", health)
     app.router.add_get("/v1/voices", voices)
+    app.router.add_get("/v1/packs", list_packs)
+    app.router.add_get("/v1/packs/{pack}", pack_diagnostics)
+    app.router.add_get("/v1/packs/{pack}/characters/{character}/prompt", character_prompt)
     add_metrics_route(app, multiprocess_metrics)
+    add_page_routes(app)
     return app
 
 

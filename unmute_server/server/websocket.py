@@ -97,7 +97,7 @@ WORKER_PID_HEADER: Final = "X-Unmute-Worker-Pid"
 #: The name a client may use for the server's default pack, whatever that is called.
 DEFAULT_PACK_ALIAS: Final = "default"
 
-_NAME_PROBLEM_CODES: Final = {
+NAME_PROBLEM_CODES: Final = {
     PackNameProblem.INVALID_NAME: (ErrorCode.INVALID_DIRECTORY_FORMAT, "refused"),
     PackNameProblem.OUTSIDE_ROOT: (ErrorCode.PACK_OUTSIDE_ROOT, "refused"),
     PackNameProblem.NOT_FOUND: (ErrorCode.DIRECTORY_NOT_FOUND, "not_found"),
@@ -531,7 +531,7 @@ class Connection:
         try:
             folder = resolve_pack(self.packs.root, name)
         except PackNameError as refused:
-            code, outcome = _NAME_PROBLEM_CODES[refused.problem]
+            code, outcome = NAME_PROBLEM_CODES[refused.problem]
             self._send(error_event(code, refused.message, event_id=event.event_id, param="pack"))
             return outcome
         with folder:
