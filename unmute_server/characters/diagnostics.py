@@ -20,7 +20,7 @@ class Severity(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Code:
-    """A stable diagnostic code and the one-line summary documented in the README."""
+    """A stable diagnostic code and the one-line summary documented in docs/characters.md."""
 
     code: str
     severity: Severity

@@ -3,8 +3,8 @@
 ``Settings`` is built once (by ``unmute-server serve`` from flags over environment, or by a
 test from keyword arguments) and passed to :func:`unmute_server.server.app.create_app`; no other
 module reads ``os.environ``. One table, :data:`OPTIONS`, names every setting's environment
-variable, flag and parser, so the CLI, :meth:`Settings.from_environment` and the README table
-cannot drift apart.
+variable, flag and parser, so the CLI, :meth:`Settings.from_environment` and the table in
+docs/operations.md cannot drift apart.
 """
 
 from __future__ import annotations
@@ -275,7 +275,7 @@ _DEFAULTS: dict[str, Any] = {
     setting.name: setting.default for setting in dataclasses.fields(Settings)
 }
 
-#: Every setting, in the order the README documents them.
+#: Every setting, in the order docs/operations.md documents them.
 OPTIONS: tuple[Option, ...] = (
     Option("host", "UNMUTE_HOST", "--host", _parse_str, "address to listen on"),
     Option("port", "UNMUTE_PORT", "--port", _parse_int, "TCP port; 0 picks a free one"),
