@@ -427,6 +427,13 @@ class LatencyClient:
             before = after
             if any(math.isnan(value) for value in engines):
                 raise VoiceBenchError("a turn did not observe each engine histogram once")
+            missing = [kind for kind in TURN_EVENTS if kind not in seen]
+            if missing:
+                raise VoiceBenchError(
+                    f"a turn's answer ran into the next turn ({', '.join(missing)} came before "
+                    "the next speech_stopped): the turns are spaced for a machine with a core "
+                    "to spare"
+                )
             ended = self._sent_with(end_of_speech)
             window_sent = self._sent_with(end_of_speech + window)
             stopped = seen["input_audio_buffer.speech_stopped"]
@@ -449,6 +456,15 @@ class LatencyClient:
             if len(turns) == self.turns:
                 return turns
         raise VoiceBenchError("the session ended before every turn was answered")
+
+
+#: The events a turn's timing is read from, each after the turn's ``speech_stopped``.
+TURN_EVENTS = (
+    "input_audio_buffer.speech_stopped",
+    "conversation.item.input_audio_transcription.completed",
+    "response.text.delta",
+    "response.audio.delta",
+)
 
 
 def _p95(values: list[float]) -> float:
