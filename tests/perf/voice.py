@@ -430,7 +430,7 @@ class LatencyClient:
             missing = [kind for kind in TURN_EVENTS if kind not in seen]
             if missing:
                 raise VoiceBenchError(
-                    f"a turn's answer ran into the next turn ({', '.join(missing)} came before "
+                    f"a turn's answer ran into the next turn ({', '.join(missing)} did not come before "
                     "the next speech_stopped): the turns are spaced for a machine with a core "
                     "to spare"
                 )
