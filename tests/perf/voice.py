@@ -430,9 +430,9 @@ class LatencyClient:
             missing = [kind for kind in TURN_EVENTS if kind not in seen]
             if missing:
                 raise VoiceBenchError(
-                    f"a turn's answer ran into the next turn ({', '.join(missing)} did not come before "
-                    "the next speech_stopped): the turns are spaced for a machine with a core "
-                    "to spare"
+                    f"a turn's answer ran into the next turn ({', '.join(missing)} did not "
+                    "come before the next speech_stopped): the turns are spaced for a machine "
+                    "with a core to spare"
                 )
             ended = self._sent_with(end_of_speech)
             window_sent = self._sent_with(end_of_speech + window)
