@@ -7,7 +7,8 @@ started on demand up to ``max_workers`` (each holds about 90 MB), kept warm betw
 and one spare is started in the background when the last idle one is taken, so a new utterance
 rarely waits for a model to load (``load_timeout`` bounds a load). When all are busy, ``start``
 waits up to ``busy_timeout`` seconds for one, then fails as unavailable rather than queue without
-bound. Workers run ``niceness`` nicer than the server, so the event loop wins a busy core.
+bound. Workers run ``niceness`` nicer than the server once their model is loaded, so the event
+loop wins a busy core.
 
 English only: the model is en-US. Another language is refused (``unsupported``), never guessed.
 """
@@ -262,7 +263,6 @@ class _Worker:
                 VoiceErrorCode.UNAVAILABLE,
                 f"cannot start the embedded speech-to-text worker: {error.strerror}",
             ) from None
-        run_nicer(process, niceness)
         worker = cls(process)
         try:
             kind, _ = await asyncio.wait_for(worker._read(), within)
@@ -274,6 +274,9 @@ class _Worker:
             raise VoiceEngineError(
                 VoiceErrorCode.BAD_RESPONSE, "the speech-to-text worker did not start"
             )
+        # Nicer only once the model is loaded: a load (0.3 s) is what a health probe and a
+        # session's first turn wait for; the decoding after it is the batch work.
+        run_nicer(process, niceness)
         return worker
 
     async def ask(self, kind: bytes, payload: bytes, expected: bytes, within: float) -> bytes:
