@@ -475,7 +475,8 @@ class Listener:
 
 
 async def _abandon(turn: _Turn) -> None:
-    """Stop feeding ``turn`` (the feed in flight ends first) and close its transcription."""
+    """Stop feeding ``turn`` and close its transcription (whose ``aclose`` waits for a feed
+    still in flight where the engine needs that)."""
     if turn.feed is not None:
         turn.feed.stop()
     if turn.stt is not None:
