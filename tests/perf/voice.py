@@ -340,10 +340,11 @@ class LatencyClient:
     def __init__(self, server: ServerProcess, sizes: VoiceSizes, speech: Pcm) -> None:
         self.server = server
         self.turns = sizes.turns
-        # ``speech`` ends in half a second of silence; 1.5 s more lets the answer finish
-        # before the next turn starts (so no answer is interrupted).
-        self.cycle_seconds = len(speech) / SAMPLE_RATE + 1.5
-        audio = conversation(speech, 1.5, self.cycle_seconds * sizes.turns)
+        # ``speech`` ends in half a second of silence; ANSWER_ROOM_SECONDS more let the final
+        # transcript and the answer finish before the next turn starts (so no answer is
+        # interrupted: barge-in is detected at once, even while the engine still works).
+        self.cycle_seconds = len(speech) / SAMPLE_RATE + ANSWER_ROOM_SECONDS
+        audio = conversation(speech, ANSWER_ROOM_SECONDS, self.cycle_seconds * sizes.turns)
         self.chunks = ogg_chunks(audio)
         self.sent_at: list[float] = []
         #: ``warning`` events (an engine slower than real time on a busy machine): the turns
@@ -457,6 +458,11 @@ class LatencyClient:
                 return turns
         raise VoiceBenchError("the session ended before every turn was answered")
 
+
+#: Silence after each latency turn's speech: the final transcript (about 1 s for the fixture,
+#: 2-4 s on a busy machine, where the engine runs behind other work) and the whole answer
+#: fit in it before the next turn starts.
+ANSWER_ROOM_SECONDS = 4.5
 
 #: The events a turn's timing is read from, each after the turn's ``speech_stopped``.
 TURN_EVENTS = (
