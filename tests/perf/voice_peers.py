@@ -31,6 +31,8 @@ from unmute_server.voice.audio import SAMPLE_RATE
 
 #: The key both Kyutai fakes accept (the server is given it as UNMUTE_*_API_KEY).
 API_KEY = "bench_token"
+#: Distinct packed frames the TTS fake keeps (an answer is about 30; 8 KiB each).
+MAX_PACKED_FRAMES = 1024
 
 
 class RealTimeKyutaiTts(FakeKyutaiTts):
@@ -39,8 +41,21 @@ class RealTimeKyutaiTts(FakeKyutaiTts):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._first_frame_at: dict[int, float] = {}
+        self._packed: dict[bytes, bytes] = {}
         #: Seconds each frame went out after its due time (0 when on time).
         self.send_lateness: list[float] = []
+
+    def _packed_frame(self, frame: np.ndarray[Any, np.dtype[np.float32]]) -> bytes:
+        """``frame`` as an ``Audio`` message, packed once per distinct frame: every session
+        hears the same answer, so the fake's CPU (which shares the machine with the server)
+        goes to pacing, not to packing the same 1,920 floats again for every session."""
+        key = frame.tobytes()
+        packed = self._packed.get(key)
+        if packed is None:
+            packed = pack({"type": "Audio", "pcm": frame.tolist()})
+            if len(self._packed) < MAX_PACKED_FRAMES:
+                self._packed[key] = packed
+        return packed
 
     async def _send_frames(
         self,
@@ -59,7 +74,7 @@ class RealTimeKyutaiTts(FakeKyutaiTts):
             if wait > 0:
                 await asyncio.sleep(wait)
             self.send_lateness.append(max(0.0, loop.time() - due))
-            await ws.send_bytes(pack({"type": "Audio", "pcm": frame.tolist()}))
+            await ws.send_bytes(self._packed_frame(frame))
             connection.samples_sent += len(frame)
         if connection.eos and not audio.size:
             self._first_frame_at.pop(id(connection), None)

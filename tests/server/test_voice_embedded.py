@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import psutil  # type: ignore[import-untyped]  # no stubs in the test extras
@@ -20,6 +21,8 @@ from tests.voice import speech_fixtures
 from unmute_server.llm import LLMSettings
 from unmute_server.server.state import SESSIONS
 from unmute_server.voice.audio import silence
+from unmute_server.voice.settings import DEFAULT_WORKER_NICENESS
+from unmute_server.voice.stt.embedded import WORKER_MODULE
 
 FIXTURE = "hello_coffee"
 ANSWER = ("Of course. ", "One cup of coffee ", "coming right up.")
@@ -183,3 +186,23 @@ async def test_a_language_the_embedded_stt_lacks_is_a_clear_error_and_the_turn_s
         await client.send(event)
     heard = await client.receive_until("conversation.item.input_audio_transcription.completed")
     assert_heard_the_words(heard[-1]["transcript"])
+
+
+async def test_the_embedded_engines_run_nicer_than_the_server_by_default(
+    make_server: MakeServer, fake_llm: FakeLLM
+) -> None:
+    fake_llm.enqueue(StreamReply(chunks=("Of course, " * 40,)))
+    client = await talk(make_server, fake_llm)
+    await client.update(voice="Alice")
+    for event in appends(speech_fixtures.pcm16_bytes(FIXTURE) + pcm16(silence(1.0))):
+        await client.send(event)
+    await client.receive_until("response.audio.delta")
+    own = psutil.Process().nice()
+    seen: dict[str, set[int]] = {"worker": set(), "espeak": set()}
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):  # an espeak-ng may end meanwhile
+            kind = "worker" if WORKER_MODULE in " ".join(child.cmdline()) else child.name()
+            if kind in seen or "espeak" in kind:
+                seen["worker" if kind == "worker" else "espeak"].add(child.nice())
+    assert seen["worker"] == {min(19, own + DEFAULT_WORKER_NICENESS)}
+    assert seen["espeak"] <= {min(19, own + DEFAULT_WORKER_NICENESS)}

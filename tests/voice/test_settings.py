@@ -20,6 +20,14 @@ def test_nothing_set_means_the_embedded_engines() -> None:
     assert voice.stt.kind is EngineKind.EMBEDDED
     assert voice.tts.kind is EngineKind.EMBEDDED
     assert voice.max_buffered_seconds == 30.0
+    assert voice.worker_niceness == 10
+
+
+def test_worker_niceness_is_read_from_its_variable_and_its_flag() -> None:
+    assert voice_settings_from({"UNMUTE_VOICE_WORKER_NICENESS": "0"}).worker_niceness == 0
+    assert voice_settings_from({"UNMUTE_VOICE_WORKER_NICENESS": " 19 "}).worker_niceness == 19
+    flagged = Settings.from_environment({}, voice_flags={"--voice-worker-niceness": "3"})
+    assert flagged.voice.worker_niceness == 3
 
 
 def test_remote_engines_take_their_url_model_key_and_timeout() -> None:
@@ -53,6 +61,9 @@ def test_remote_engines_take_their_url_model_key_and_timeout() -> None:
         ({"UNMUTE_STT": "openai", "UNMUTE_STT_URL": "ftp://x"}, "http:// or https://"),
         ({"UNMUTE_TTS_TIMEOUT": "0"}, "UNMUTE_TTS_TIMEOUT must be a positive"),
         ({"UNMUTE_MAX_AUDIO_BUFFER_SECONDS": "nan"}, "UNMUTE_MAX_AUDIO_BUFFER_SECONDS"),
+        ({"UNMUTE_VOICE_WORKER_NICENESS": "20"}, "UNMUTE_VOICE_WORKER_NICENESS must be a whole"),
+        ({"UNMUTE_VOICE_WORKER_NICENESS": "-1"}, "UNMUTE_VOICE_WORKER_NICENESS must be a whole"),
+        ({"UNMUTE_VOICE_WORKER_NICENESS": "2.5"}, "UNMUTE_VOICE_WORKER_NICENESS must be a whole"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:

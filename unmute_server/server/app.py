@@ -152,7 +152,11 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     from unmute_server.voice.engines import make_stt, make_tts
 
     voice = app[SETTINGS].voice
-    engines = VoiceEngines(make_stt(voice.stt), make_tts(voice.tts))
+    niceness = voice.worker_niceness
+    engines = VoiceEngines(
+        make_stt(voice.stt, worker_niceness=niceness),
+        make_tts(voice.tts, worker_niceness=niceness),
+    )
     logger.info("voice: speech-to-text %s, text-to-speech %s", engines.stt.name, engines.tts.name)
     app[VOICE] = engines
     try:

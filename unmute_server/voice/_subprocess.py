@@ -1,15 +1,34 @@
-"""Ending a helper process (espeak-ng, a speech-to-text worker) without ever hanging on it."""
+"""Helper processes (espeak-ng, speech-to-text workers): running them behind the server's
+event loop, and ending them without ever hanging on them."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 
 logger = logging.getLogger(__name__)
 
 #: How long reaping a killed process may take before it is given up on (and logged).
 REAP_SECONDS = 5.0
+
+
+def run_nicer(process: asyncio.subprocess.Process, niceness: int) -> None:
+    """Make ``process`` run ``niceness`` nicer than this one (capped at 19).
+
+    The engines' processes do batch work (a whole second pass at a turn end, a sentence of
+    speech) that competes with the event loop every session waits on; on a machine with
+    fewer cores than busy processes, the loop should win. Set from here, just after the
+    start, because asyncio's ``create_subprocess_exec`` has no safe hook in the child (a
+    ``preexec_fn`` is unsafe in a process with threads). A process that already ended
+    needs no priority.
+    """
+    if niceness <= 0:
+        return
+    target = min(19, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
+    with contextlib.suppress(ProcessLookupError):
+        os.setpriority(os.PRIO_PROCESS, process.pid, target)
 
 
 async def reap(process: asyncio.subprocess.Process, *, within: float = REAP_SECONDS) -> None:

@@ -11,8 +11,9 @@ from unmute_server.voice.stt.engine import SpeechToText
 from unmute_server.voice.tts.engine import TextToSpeech
 
 
-def make_stt(settings: EngineSettings) -> SpeechToText:
-    """The speech-to-text engine ``settings`` names (not started; see its ``probe``)."""
+def make_stt(settings: EngineSettings, *, worker_niceness: int = 0) -> SpeechToText:
+    """The speech-to-text engine ``settings`` names (not started; see its ``probe``); an
+    embedded one runs its workers ``worker_niceness`` nicer than the server."""
     if settings.kind is EngineKind.KYUTAI:
         from unmute_server.voice.stt.kyutai import KyutaiSpeechToText
 
@@ -33,11 +34,12 @@ def make_stt(settings: EngineSettings) -> SpeechToText:
         )
     from unmute_server.voice.stt.embedded import EmbeddedSpeechToText
 
-    return EmbeddedSpeechToText()
+    return EmbeddedSpeechToText(niceness=worker_niceness)
 
 
-def make_tts(settings: EngineSettings) -> TextToSpeech:
-    """The text-to-speech engine ``settings`` names."""
+def make_tts(settings: EngineSettings, *, worker_niceness: int = 0) -> TextToSpeech:
+    """The text-to-speech engine ``settings`` names; an embedded one runs espeak-ng
+    ``worker_niceness`` nicer than the server."""
     if settings.kind is EngineKind.KYUTAI:
         from unmute_server.voice.tts.kyutai import KyutaiTextToSpeech
 
@@ -58,7 +60,7 @@ def make_tts(settings: EngineSettings) -> TextToSpeech:
         )
     from unmute_server.voice.tts.embedded import EmbeddedTextToSpeech
 
-    return EmbeddedTextToSpeech()
+    return EmbeddedTextToSpeech(niceness=worker_niceness)
 
 
 def _url(settings: EngineSettings) -> str:

@@ -2,14 +2,20 @@
 
 One listener per session. ``append`` is called by the receive loop and never waits: the bytes
 join a bounded queue, and one task works through it in order. Decoding and voice-activity
-detection run in a worker thread (they are CPU work), the speech-to-text engine gets the audio
-of each turn, and a turn's end (a pause, or the client's commit) turns into the final transcript
-and a call to ``on_turn``, which the server answers by starting a response.
+detection run there (small appends on the loop, large ones in a worker thread), and the
+speech-to-text engine gets the audio of each turn through a :class:`TranscriptionFeed`: turn
+detection never waits for the engine, so a pause ends the turn (and speech interrupts an answer)
+as soon as the audio shows it, even while the engine is still transcribing what came before. A
+turn's end (a pause, or the client's commit) turns into the final transcript once the engine has
+had all of the turn's audio, and a call to ``on_turn``, which the server answers by starting a
+response.
 
 Bounds: audio may arrive faster than real time (a client appending a recording), and is queued
 up to ``max_buffered_bytes``; past that an append is refused with ``audio_buffer_full`` rather
-than dropping audio already accepted. An engine slower than real time for this session is
-reported once per turn (a ``warning``) and counted, never queued without bound.
+than dropping audio already accepted. At most ``FEED_AHEAD_SECONDS`` of decoded audio wait for
+the engine; an engine further behind holds the decoding back, and so the appends. An engine
+slower than real time for this session is reported once per turn (a ``warning``) and counted,
+never queued without bound.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from unmute_server.voice.records import (
     VoiceProblem,
 )
 from unmute_server.voice.stt.engine import SpeechToText, Transcription
+from unmute_server.voice.transcription_feed import FeedBudget, TranscriptionFeed
 from unmute_server.voice.turns import SpeechStarted, TurnDetection, TurnDetector, TurnEvent
 
 logger = logging.getLogger(__name__)
@@ -59,6 +66,9 @@ _RTF_MIN_SECONDS: Final = 2.0
 #: page: 0.1 ms of work, 0.08 ms of hop) and its GIL hand-offs delayed every other session's
 #: events. 4 KiB is at most about 1 ms of work: a second of Ogg Opus, 85 ms of PCM16.
 INLINE_DECODE_BYTES: Final = 4096
+#: Decoded audio a session's turns may have waiting for the speech-to-text engine: turn
+#: detection runs this far ahead of the engine at most (float32: 96 KB per second).
+FEED_AHEAD_SECONDS: Final = 10.0
 
 
 class AudioBufferFullError(Exception):
@@ -111,6 +121,7 @@ class _Turn:
         "busy_seconds",
         "completed",
         "ended_at",
+        "feed",
         "item_id",
         "opened_at",
         "shown",
@@ -125,6 +136,7 @@ class _Turn:
         self.opened_at = time.perf_counter()
         self.ended_at = self.opened_at
         self.stt: Transcription | None = None
+        self.feed: TranscriptionFeed | None = None
         #: Set once the final transcript is reported: later partials are stale.
         self.completed = False
         self.shown = ""
@@ -158,6 +170,7 @@ class Listener:
         self._samples_in = 0
         self._closed = False
         self._start_failure_reported = False
+        self._feed_budget = FeedBudget(round(FEED_AHEAD_SECONDS * SAMPLE_RATE))
 
     @property
     def input_format(self) -> AudioFormat | None:
@@ -205,9 +218,9 @@ class Listener:
         self._queue.clear()
         self._queued_bytes = 0
         turn, self._turn = self._turn, None
-        if turn is not None and turn.stt is not None:
+        if turn is not None:
             turn.completed = True
-            await turn.stt.aclose()
+            await _abandon(turn)
         self._hooks.emit(BufferCleared())
 
     async def aclose(self) -> None:
@@ -220,12 +233,14 @@ class Listener:
                 with contextlib.suppress(BaseException):
                     await asyncio.wait((task,))
         turn, self._turn = self._turn, None
-        if turn is not None and turn.stt is not None:
-            await turn.stt.aclose()
+        if turn is not None:
+            await _abandon(turn)
 
     async def wait_idle(self) -> None:
         """Wait until every appended byte is processed and every turn is transcribed."""
         await self._drain()
+        if self._turn is not None and self._turn.feed is not None:
+            await self._turn.feed.drained()
         if self._finishing is not None:
             await asyncio.wait((self._finishing,))
 
@@ -334,6 +349,12 @@ class Listener:
             self._hooks.emit(TurnStarted(turn.item_id, start_ms))
         try:
             turn.stt = await self._stt.start(self._config.language, self._partial_callback(turn))
+            turn.feed = TranscriptionFeed(
+                turn.stt,
+                budget=self._feed_budget,
+                on_fed=lambda pcm, busy: self._fed(turn, pcm, busy),
+                on_failed=lambda failed: self._fail_turn(turn, failed),
+            )
         except VoiceEngineError as failed:
             turn.completed = True
             self._hooks.emit(TranscriptFailed(turn.item_id, failed.code.value, failed.message))
@@ -364,24 +385,20 @@ class Listener:
         return partial
 
     async def _feed(self, turn: _Turn, pcm: Pcm, busy: float) -> None:
-        if not len(pcm):
-            return
-        started = time.perf_counter()
-        if turn.stt is None:
-            return
-        try:
-            await turn.stt.feed(pcm)
-        except VoiceEngineError as failed:
-            self._fail_turn(turn, failed)
-            return
+        """Queue ``pcm`` for ``turn``'s engine; waits only while the feed is full."""
+        if turn.feed is not None and len(pcm):
+            await turn.feed.put(pcm, busy)
+
+    def _fed(self, turn: _Turn, pcm: Pcm, busy: float) -> None:
+        """The engine took ``pcm`` (``busy``: seconds spent decoding and feeding it)."""
         turn.audio_seconds += len(pcm) / SAMPLE_RATE
-        turn.busy_seconds += busy + time.perf_counter() - started
+        turn.busy_seconds += busy
         if turn.audio_seconds >= _RTF_MIN_SECONDS and not turn.slow_reported:
             rtf = turn.busy_seconds / turn.audio_seconds
             if rtf > SLOW_RTF:
                 turn.slow_reported = True
                 self._hooks.on_rtf(rtf)
-                self._hooks.emit(
+                self._report(
                     VoiceProblem(
                         "engine_slower_than_real_time",
                         f"speech-to-text is running at {rtf:.1f}x real time for this session; "
@@ -390,10 +407,20 @@ class Listener:
                     )
                 )
 
+    def _report(self, record: ListenerRecord) -> None:
+        """Emit from the feed's task: a client being cut off ends the listener's reports."""
+        if self._closed:
+            return
+        try:
+            self._hooks.emit(record)
+        except EmitStopped:
+            self._closed = True
+
     def _fail_turn(self, turn: _Turn, failed: VoiceEngineError) -> None:
         if self._turn is turn:
             self._turn = None
-        self._hooks.emit(TranscriptFailed(turn.item_id, failed.code.value, failed.message))
+        turn.completed = True
+        self._report(TranscriptFailed(turn.item_id, failed.code.value, failed.message))
         if turn.stt is not None:
             asyncio.get_running_loop().create_task(turn.stt.aclose(), name="voice stt close")
 
@@ -425,12 +452,18 @@ class Listener:
         if stt is None:
             return
         try:
+            if turn.feed is not None:
+                await turn.feed.drained()
+                if turn.feed.failed:
+                    return  # reported as the turn's failure already
             transcript = " ".join((await stt.finish()).split())
         except VoiceEngineError as failed:
             turn.completed = True
             self._hooks.emit(TranscriptFailed(turn.item_id, failed.code.value, failed.message))
             return
         finally:
+            if turn.feed is not None:
+                turn.feed.stop()
             await stt.aclose()
         turn.completed = True
         if self._closed:
@@ -439,3 +472,12 @@ class Listener:
         self._hooks.emit(TranscriptCompleted(turn.item_id, transcript))
         if transcript:
             await self._hooks.on_turn(turn.item_id, transcript)
+
+
+async def _abandon(turn: _Turn) -> None:
+    """Stop feeding ``turn`` and close its transcription (whose ``aclose`` waits for a feed
+    still in flight where the engine needs that)."""
+    if turn.feed is not None:
+        turn.feed.stop()
+    if turn.stt is not None:
+        await turn.stt.aclose()

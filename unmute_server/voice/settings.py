@@ -32,6 +32,12 @@ class EngineKind(enum.StrEnum):
 DEFAULT_OPENAI_STT_MODEL: Final = "whisper-1"
 DEFAULT_OPENAI_TTS_MODEL: Final = "tts-1"
 
+#: The embedded engines' processes run this much nicer than the server by default: enough
+#: for the scheduler to prefer the server's event loop, not so much that they starve.
+DEFAULT_WORKER_NICENESS: Final = 10
+MIN_NICENESS: Final = 0
+MAX_NICENESS: Final = 19
+
 
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
@@ -64,12 +70,21 @@ class VoiceSettings:
     #: Seconds of PCM16 audio a session may have waiting to be processed (Opus, being
     #: smaller, gets proportionally more); past it an append is refused.
     max_buffered_seconds: float = 30.0
+    #: How much nicer than the server its embedded engines' processes run (pocketsphinx
+    #: workers, espeak-ng), 0 to 19: on a busy machine the event loop, which every session
+    #: waits on, gets a core before the engines' batch work.
+    worker_niceness: int = DEFAULT_WORKER_NICENESS
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.max_buffered_seconds) and self.max_buffered_seconds > 0):
             raise VoiceSettingsError(
                 "max_buffered_seconds must be a positive number of seconds, "
                 f"not {self.max_buffered_seconds}"
+            )
+        if not MIN_NICENESS <= self.worker_niceness <= MAX_NICENESS:
+            raise VoiceSettingsError(
+                f"worker_niceness must be from {MIN_NICENESS} to {MAX_NICENESS}, "
+                f"not {self.worker_niceness}"
             )
 
 
@@ -104,6 +119,11 @@ VOICE_OPTIONS: Final = (
         "--max-audio-buffer-seconds",
         "seconds of PCM16 audio a session may have waiting; past it an append is refused",
     ),
+    VoiceOption(
+        "UNMUTE_VOICE_WORKER_NICENESS",
+        "--voice-worker-niceness",
+        "how much nicer (0-19) than the server the embedded engines' processes run",
+    ),
 )
 
 
@@ -114,7 +134,23 @@ def voice_settings_from(env: Mapping[str, str]) -> VoiceSettings:
         stt=_engine(env, "STT", DEFAULT_OPENAI_STT_MODEL),
         tts=_engine(env, "TTS", DEFAULT_OPENAI_TTS_MODEL),
         max_buffered_seconds=buffered,
+        worker_niceness=_niceness(env, "UNMUTE_VOICE_WORKER_NICENESS"),
     )
+
+
+def _niceness(env: Mapping[str, str], name: str) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return DEFAULT_WORKER_NICENESS
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not MIN_NICENESS <= value <= MAX_NICENESS:
+        raise VoiceSettingsError(
+            f"{name} must be a whole number from {MIN_NICENESS} to {MAX_NICENESS}, got {text!r}"
+        )
+    return value
 
 
 def _engine(env: Mapping[str, str], which: str, openai_model: str) -> EngineSettings:

@@ -193,3 +193,24 @@ async def test_probe_loads_the_model_and_aclose_ends_every_worker() -> None:
     with pytest.raises(VoiceEngineError) as raised:
         await engine.start("en", lambda text: None)
     assert raised.value.code is VoiceErrorCode.UNAVAILABLE
+
+
+async def test_workers_run_at_a_lower_priority_than_the_server() -> None:
+    engine = EmbeddedSpeechToText(max_workers=1, niceness=5)
+    try:
+        assert await engine.probe()
+        own = psutil.Process().nice()
+        niceness = {psutil.Process(pid).nice() for pid in engine.worker_pids}
+        assert niceness == {min(19, own + 5)}
+    finally:
+        await engine.aclose()
+
+
+async def test_niceness_zero_keeps_the_workers_at_the_server_priority() -> None:
+    engine = EmbeddedSpeechToText(max_workers=1, niceness=0)
+    try:
+        assert await engine.probe()
+        own = psutil.Process().nice()
+        assert {psutil.Process(pid).nice() for pid in engine.worker_pids} == {own}
+    finally:
+        await engine.aclose()

@@ -205,3 +205,20 @@ async def test_a_missing_espeak_says_which_command_installs_it() -> None:
         await engine.start(_voice("en"), "en")
     assert raised.value.code is VoiceErrorCode.UNAVAILABLE
     assert "apt-get install -y espeak-ng" in raised.value.message
+
+
+async def test_espeak_runs_at_a_lower_priority_than_the_server() -> None:
+    engine = EmbeddedTextToSpeech(niceness=7)
+    try:
+        synthesis = await engine.start(_voice("en"), "en")
+        await synthesis.send_text("words " * 100)
+        await synthesis.send_text("and more words " * 40)
+        audio = synthesis.audio()
+        await anext(audio)
+        running = _espeak_children()
+        assert running  # still speaking the long chunks
+        own = psutil.Process().nice()
+        assert {process.nice() for process in running} == {min(19, own + 7)}
+        await synthesis.aclose()
+    finally:
+        await engine.aclose()

@@ -7,7 +7,8 @@ started on demand up to ``max_workers`` (each holds about 90 MB), kept warm betw
 and one spare is started in the background when the last idle one is taken, so a new utterance
 rarely waits for a model to load (``load_timeout`` bounds a load). When all are busy, ``start``
 waits up to ``busy_timeout`` seconds for one, then fails as unavailable rather than queue without
-bound.
+bound. Workers run ``niceness`` nicer than the server once their model is loaded, so the event
+loop wins a busy core.
 
 English only: the model is en-US. Another language is refused (``unsupported``), never guessed.
 """
@@ -21,7 +22,7 @@ from typing import Final
 
 import numpy as np
 
-from unmute_server.voice._subprocess import reap
+from unmute_server.voice._subprocess import reap, run_nicer
 from unmute_server.voice.audio import Pcm, duration
 from unmute_server.voice.errors import VoiceEngineError, VoiceErrorCode
 from unmute_server.voice.stt import _sphinx_wire as wire
@@ -44,6 +45,7 @@ class EmbeddedSpeechToText:
         load_timeout: float = 30.0,
         busy_timeout: float = 5.0,
         answer_timeout: float = 10.0,
+        niceness: int = 0,
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
@@ -51,6 +53,7 @@ class EmbeddedSpeechToText:
         self._load_timeout = load_timeout
         self._busy_timeout = busy_timeout
         self._answer_timeout = answer_timeout
+        self._niceness = niceness
         self._idle: list[_Worker] = []
         self._workers: set[_Worker] = set()  # loaded: idle or lent
         self._lent: set[_Worker] = set()  # holding an utterance
@@ -145,7 +148,7 @@ class EmbeddedSpeechToText:
             ) from None
 
     async def _spawn(self) -> _Worker:
-        worker = await _Worker.launch(self._load_timeout)
+        worker = await _Worker.launch(self._load_timeout, self._niceness)
         if self._closed:
             await worker.stop()
             raise VoiceEngineError(VoiceErrorCode.UNAVAILABLE, "the speech-to-text is shut down")
@@ -245,7 +248,7 @@ class _Worker:
         self.broken = False
 
     @classmethod
-    async def launch(cls, within: float) -> _Worker:
+    async def launch(cls, within: float, niceness: int) -> _Worker:
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -271,6 +274,9 @@ class _Worker:
             raise VoiceEngineError(
                 VoiceErrorCode.BAD_RESPONSE, "the speech-to-text worker did not start"
             )
+        # Nicer only once the model is loaded: a load (0.3 s) is what a health probe and a
+        # session's first turn wait for; the decoding after it is the batch work.
+        run_nicer(process, niceness)
         return worker
 
     async def ask(self, kind: bytes, payload: bytes, expected: bytes, within: float) -> bytes:

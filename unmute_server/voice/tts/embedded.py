@@ -3,7 +3,8 @@
 espeak-ng is GPL, so it only ever runs as a separate program (never linked or loaded into this
 process). One process per text chunk, started as soon as the chunk arrives (at most
 ``MAX_RUNNING`` per answer; espeak-ng gives its first audio in about 15 ms), its standard output
-read as it is produced and converted from 22,050 Hz to 24 kHz on the way. Each process's output
+read as it is produced and converted from 22,050 Hz to 24 kHz on the way. Each runs ``niceness``
+nicer than the server, so the event loop wins a busy core. Each process's output
 is read eagerly into memory (bounded by the chunk's length), so a chunk waiting its turn to be
 played never blocks espeak-ng on a full pipe, and the timeout measures espeak-ng alone.
 
@@ -25,7 +26,7 @@ from typing import Final
 
 import numpy as np
 
-from unmute_server.voice._subprocess import reap
+from unmute_server.voice._subprocess import reap, run_nicer
 from unmute_server.voice.audio import SAMPLE_RATE, Pcm
 from unmute_server.voice.errors import VoiceEngineError, VoiceErrorCode
 from unmute_server.voice.resample import Resampler
@@ -50,9 +51,15 @@ class EmbeddedTextToSpeech:
     name = "embedded"
 
     def __init__(
-        self, *, chunk_timeout: float = 10.0, command: str = COMMAND, probe_cache: float = 5.0
+        self,
+        *,
+        chunk_timeout: float = 10.0,
+        command: str = COMMAND,
+        probe_cache: float = 5.0,
+        niceness: int = 0,
     ) -> None:
         self._chunk_timeout = chunk_timeout
+        self._niceness = niceness
         self._command = command
         self._probe_cache = probe_cache
         self._probed: tuple[float, bool] | None = None
@@ -63,7 +70,7 @@ class EmbeddedTextToSpeech:
         if executable is None:
             raise VoiceEngineError(VoiceErrorCode.UNAVAILABLE, missing_message(self._command))
         synthesis = _EspeakSynthesis(
-            executable, espeak_voice(voice.embedded, language), self._chunk_timeout
+            executable, espeak_voice(voice.embedded, language), self._chunk_timeout, self._niceness
         )
         self._syntheses.add(synthesis)
         synthesis.on_close = self._syntheses.discard
@@ -149,10 +156,11 @@ async def _runs(command: str) -> bool:
 class _EspeakSynthesis:
     """One answer: a queue of chunks, each spoken by its own espeak-ng process."""
 
-    def __init__(self, executable: str, voice: str, chunk_timeout: float) -> None:
+    def __init__(self, executable: str, voice: str, chunk_timeout: float, niceness: int) -> None:
         self._executable = executable
         self._voice = voice
         self._chunk_timeout = chunk_timeout
+        self._niceness = niceness
         self._chunks: list[_Chunk] = []
         self._more = asyncio.Event()  # a chunk was added, or the text ended
         self._ended = False
@@ -239,6 +247,7 @@ class _EspeakSynthesis:
             )
         except OSError:
             raise VoiceEngineError(VoiceErrorCode.UNAVAILABLE, missing_message()) from None
+        run_nicer(process, self._niceness)
         try:
             await _speak_with(process, chunk)
         finally:
