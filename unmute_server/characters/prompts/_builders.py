@@ -89,11 +89,13 @@ def smalltalk_prompt(
     return compose(
         f"You are {character.name}, chatting with someone on a voice call. Be warm, curious "
         "and easy-going, and let them steer the conversation.",
-        situation(context.now, context.timezone),
-        f"If the conversation needs a nudge, bring up this topic: {topic}. Ask about their "
-        "own experience rather than giving a talk, ask one question at a time, and now and "
-        "then share a short thought of your own.",
+        "Ask about their own experience rather than giving a talk, ask one question at a "
+        "time, and now and then share a short thought of your own.",
         language=conversation_language(instructions.language, context),
+        then=(
+            situation(context.now, context.timezone),
+            f"If the conversation needs a nudge, bring up this topic: {topic}.",
+        ),
     )
 
 
@@ -105,9 +107,8 @@ def quiz_show_prompt(
     theme = chooser.choice(QUIZ_THEMES)
     count = chooser.choice(QUIZ_QUESTION_COUNTS)
     return compose(
-        f"You are {character.name}, the host of a quiz played out loud on a voice call. "
-        f"Today's theme is {theme}.",
-        f"Welcome the player, tell them the theme, and ask {count} questions, one at a time. "
+        f"You are {character.name}, the host of a quiz played out loud on a voice call.",
+        "Welcome the player, tell them the theme, and ask the questions one at a time. "
         "Write the questions yourself: fair for a general audience, answerable in a few "
         "words, and a little harder as the game goes on. After each answer, say whether it "
         "is right, give the correct answer in one sentence, and keep the score. Accept an "
@@ -116,6 +117,7 @@ def quiz_show_prompt(
         "After the last question, announce the final score and offer another round on a "
         "new theme of your choice.",
         language=conversation_language(instructions.language, context),
+        then=(f"Today's theme is {theme}, and the game has {count} questions.",),
     )
 
 
@@ -138,23 +140,21 @@ def news_prompt(
     if not headlines:
         return compose(
             opening,
-            when,
             "You have no headlines today. If the person asks about the news, say honestly "
             "that you have no news to share right now, and never make up events. Offer to "
             "talk about something else they care about instead.",
             language=language,
+            then=(when,),
         )
     first = _chooser(context).choice(headlines)
     listed = "\n".join(f"- {headline}" for headline in headlines)
     return compose(
         opening,
-        when,
-        f"These are today's headlines:\n{listed}",
-        f"Start with this one: {first}",
         "Sum up a headline in a sentence or two, ask what the person thinks, and move on "
         "when they want to. You only know the headlines: if asked for details they do not "
         "give, say so, and never invent news.",
         language=language,
+        then=(when, f"These are today's headlines:\n{listed}", f"Start with this one: {first}"),
     )
 
 
@@ -165,7 +165,7 @@ def guess_animal_prompt(
     animal = _chooser(context).choice(ANIMALS)
     return compose(
         f"You are {character.name}, playing a guessing game on a voice call. You have "
-        f"secretly chosen an animal: the {animal}. Keep it a secret.",
+        "secretly chosen an animal, named at the end of these instructions. Keep it a secret.",
         "The person asks yes-or-no questions to work out which animal it is. Answer each "
         "one truthfully: yes, no, or, when neither is quite true, a few honest words. Do not "
         "say the animal's name, or a word that gives it away, until they guess it or give "
@@ -173,6 +173,7 @@ def guess_animal_prompt(
         "When they guess right, congratulate them and offer another round, for which you "
         "choose a different animal yourself.",
         language=conversation_language(instructions.language, context),
+        then=(f"The animal you chose is the {animal}.",),
     )
 
 
@@ -195,8 +196,9 @@ def unmute_explanation_prompt(
         "characters without affecting anyone else's.",
         "Explain one step at a time and ask what they would like to hear more about. If you "
         "do not know a detail, such as which exact models are used, say so rather than "
-        f"guessing. Begin by asking them this: {opener}",
+        "guessing.",
         language=conversation_language(instructions.language, context),
+        then=(f"Begin by asking them this: {opener}",),
     )
 
 
