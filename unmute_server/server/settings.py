@@ -490,6 +490,6 @@ LLM_OPTIONS: tuple[LLMOption, ...] = (
     LLMOption(
         ENV_MAX_TOKENS,
         "--llm-max-tokens",
-        "most tokens of one answer (embedded default 150; remote default: the server's)",
+        "most tokens of one answer (embedded default 80; remote default: the server's)",
     ),
 )
