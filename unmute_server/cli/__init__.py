@@ -17,6 +17,7 @@ from unmute_server.cli import (
     lint,
     llm_serve,
     loadtest,
+    new,
     say,
     schema,
     serve,
@@ -26,7 +27,7 @@ from unmute_server.cli import (
 
 Runner = Callable[[argparse.Namespace], int]
 
-_COMMANDS = (serve, llm_serve, lint, schema, convert, show, say, transcribe, loadtest)
+_COMMANDS = (serve, new, llm_serve, lint, schema, convert, show, say, transcribe, loadtest)
 
 
 def build_parser() -> argparse.ArgumentParser:
