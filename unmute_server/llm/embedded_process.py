@@ -18,6 +18,7 @@ import select
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from .embedded import EmbeddedLLMError, client_settings
@@ -88,9 +89,13 @@ class EmbeddedLLMProcess:
             line = _first_line(process, start_seconds)
             if line is None or not line.startswith(LISTENING_PREFIX):
                 _end(process)
+                if process.stdout is not None:
+                    process.stdout.close()
                 errors.seek(0)
                 raise EmbeddedLLMError(_failure(errors.read(), line, start_seconds))
         url = line.removeprefix(LISTENING_PREFIX).split()[0]
+        # Whatever the child still writes is read and dropped: a full pipe would stop it.
+        threading.Thread(target=_drain, args=(process,), daemon=True).start()
         return cls(process, url, settings)
 
     def client_settings(self) -> LLMSettings:
@@ -117,6 +122,13 @@ def _first_line(process: subprocess.Popen[str], seconds: float) -> str | None:
     return None
 
 
+def _drain(process: subprocess.Popen[str]) -> None:
+    if process.stdout is not None:
+        with contextlib.suppress(OSError, ValueError), process.stdout:
+            for _line in process.stdout:
+                pass
+
+
 def _end(process: subprocess.Popen[str]) -> None:
     if process.stdin is not None:
         with contextlib.suppress(OSError):
@@ -126,8 +138,6 @@ def _end(process: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    if process.stdout is not None:
-        process.stdout.close()
 
 
 def _failure(stderr: str, line: str | None, seconds: float) -> str:
