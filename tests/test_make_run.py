@@ -3,6 +3,7 @@ never silently from the Makefile; a port in use gets a hint instead of a traceba
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -11,7 +12,9 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,8 +27,13 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _make_run(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    """``make run`` with this interpreter's environment (its ``bin``), install step skipped."""
+def _make_run(
+    args: list[str], env: dict[str, str], *, model: bool = False
+) -> subprocess.Popen[str]:
+    """``make run`` with this interpreter's environment (its ``bin``), install step skipped;
+    without the embedded model unless ``model`` (a test of ports needs none)."""
+    if not model:
+        env = {"UNMUTE_LLM": "off", **env}
     make = shutil.which("make")
     assert make is not None, "make is needed to test the Makefile"
     command = [make, "--no-print-directory", "-o", ".venv/.installed", "run"]
@@ -82,6 +90,37 @@ def test_make_run_listens_on_the_port_asked_for(
     )
     stopped.append(process)
     assert _listening_line(process) == f"{LISTENING}127.0.0.1:{port}"
+
+
+def test_make_run_answers_with_the_embedded_model_by_default(
+    stopped: list[subprocess.Popen[str]],
+) -> None:
+    """Nothing configured, no other process started by hand: a character answers."""
+    environment = {key: "" for key in os.environ if key.startswith("UNMUTE_")}
+    process = _make_run(["PORT=0"], environment, model=True)
+    stopped.append(process)
+    url = _listening_line(process).removeprefix("unmute-server listening on ")
+    health, answer = asyncio.run(_ask(url, "Hello! Who are you?"))
+    assert health["llm"]["kind"] == "embedded"
+    assert health["llm_up"] is True
+    assert answer.strip()
+
+
+async def _ask(url: str, question: str) -> tuple[dict[str, Any], str]:
+    """``/v1/health``, then one text turn with the default character: its answer's text."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{url}/v1/health") as response:
+            health: dict[str, Any] = await response.json()
+        async with http.ws_connect(f"{url}/v1/realtime") as ws:
+            content = [{"type": "input_text", "text": question}]
+            item = {"type": "message", "role": "user", "content": content}
+            await ws.send_json({"type": "conversation.item.create", "item": item})
+            await ws.send_json({"type": "response.create"})
+            while True:
+                event = await ws.receive_json(timeout=120)
+                if event["type"] == "response.text.done":
+                    return health, str(event["text"])
+                assert event["type"] not in ("error", "response.done"), event
 
 
 def test_make_run_host_variable_is_passed_on(stopped: list[subprocess.Popen[str]]) -> None:

@@ -94,12 +94,37 @@ def test_prompt_matches_its_golden_file(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", INSTRUCTION_TYPES)
-def test_every_prompt_ends_with_the_shared_speaking_rules_and_language_rule(kind: str) -> None:
+def test_every_prompt_has_the_shared_speaking_rules_and_language_rule_once(kind: str) -> None:
+    instructions = GOLDEN_INSTRUCTIONS[kind]
+    prompt = render_system_prompt(character(instructions), CONTEXT)
+    language = instructions.get("language", "en")
+    assert f"\n\n{SPEAKING_STYLE}\n\n{language_rule(language)}" in prompt
+    assert prompt.count(SPEAKING_STYLE) == 1
+
+
+@pytest.mark.parametrize("kind", ["constant", "template"])
+def test_prompts_without_a_moment_or_a_choice_end_with_the_shared_rules(kind: str) -> None:
     instructions = GOLDEN_INSTRUCTIONS[kind]
     prompt = render_system_prompt(character(instructions), CONTEXT)
     language = instructions.get("language", "en")
     assert prompt.endswith(f"\n\n{SPEAKING_STYLE}\n\n{language_rule(language)}")
-    assert prompt.count(SPEAKING_STYLE) == 1
+
+
+@pytest.mark.parametrize("kind", [kind for kind in INSTRUCTION_TYPES if kind != "template"])
+def test_what_changes_from_session_to_session_comes_after_the_shared_rules(kind: str) -> None:
+    """The prompt cache of an LLM server (llama.cpp's above all) reuses the longest prefix a
+    new request shares with one it has seen: the character's stable text and the shared rules
+    come first, the time and the session's seeded choices last. (A template's placeholders
+    stand where its author put them.)"""
+    instructions = GOLDEN_INSTRUCTIONS[kind]
+    subject = character(instructions)
+    language = instructions.get("language", "en")
+    first = render_system_prompt(subject, CONTEXT)
+    for seed in range(8):
+        later = replace(CONTEXT, now=CONTEXT.now + timedelta(days=1, minutes=seed), seed=seed)
+        # Character by character, as the cache compares (tokens, in fact).
+        shared = os.path.commonprefix([first, render_system_prompt(subject, later)])  # noqa: RUF071
+        assert f"{SPEAKING_STYLE}\n\n{language_rule(language)}" in shared
 
 
 @pytest.mark.parametrize("kind", INSTRUCTION_TYPES)
@@ -226,11 +251,10 @@ def test_news_keeps_each_headline_on_one_line_and_caps_their_number() -> None:
 def test_instructions_language_wins_over_the_session_language() -> None:
     french = character({"type": "smalltalk", "language": "fr"})
     prompt = render_system_prompt(french, replace(CONTEXT, language="de"))
-    assert prompt.endswith(language_rule("fr"))
+    assert language_rule("fr") in prompt
+    assert language_rule("de") not in prompt
     unspecified = character({"type": "smalltalk"})
-    assert render_system_prompt(unspecified, replace(CONTEXT, language="de")).endswith(
-        language_rule("de")
-    )
+    assert language_rule("de") in render_system_prompt(unspecified, replace(CONTEXT, language="de"))
 
 
 def test_language_names_cover_pairs_and_unknown_codes() -> None:

@@ -54,6 +54,9 @@ def server_url() -> Iterator[str]:
             str(PACKS),
             "--default-pack",
             "default",
+            # The load test's mix asks for no answers: no model to start.
+            "--llm",
+            "off",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -16,6 +16,8 @@ import tomli_w
 
 from unmute_server.cli import build_parser
 from unmute_server.cli.serve import build_settings
+from unmute_server.llm import LLMSettings
+from unmute_server.llm.settings import EmbeddedLLMSettings
 from unmute_server.server.settings import SettingsError
 
 
@@ -58,12 +60,16 @@ def test_llm_flags_win_over_the_llm_variables() -> None:
     env = {"UNMUTE_LLM_URL": "http://env:1/v1", "UNMUTE_LLM_MODEL": "env-model"}
     args = ["serve", "--llm-url", "http://flag:2/v1", "--llm-api-key", SECRET]
     llm = build_settings(build_parser().parse_args(args), env).llm
-    assert llm is not None
+    assert isinstance(llm, LLMSettings)
     assert (llm.url, llm.model, llm.api_key) == ("http://flag:2/v1", "env-model", SECRET)
 
 
-def test_no_llm_flags_or_variables_means_no_llm() -> None:
-    assert build_settings(build_parser().parse_args(["serve"]), {}).llm is None
+def test_no_llm_flags_or_variables_means_the_embedded_model() -> None:
+    assert build_settings(build_parser().parse_args(["serve"]), {}).llm == EmbeddedLLMSettings()
+
+
+def test_llm_off_flag_means_no_llm() -> None:
+    assert build_settings(build_parser().parse_args(["serve", "--llm", "off"]), {}).llm is None
 
 
 def test_bad_llm_flag_names_the_flag() -> None:
@@ -98,6 +104,14 @@ def write_pack(root: Path, pack: str, names: list[str]) -> None:
         (folder / f"{name.lower()}.toml").write_text(tomli_w.dumps(document))
 
 
+def no_model(args: list[str], env: dict[str, str]) -> dict[str, str]:
+    """``env`` with ``UNMUTE_LLM=off`` unless it or ``args`` name an LLM: a test that does
+    not ask for the embedded model does not pay for starting it."""
+    if "--llm-url" in args or "--llm" in args or "UNMUTE_LLM_URL" in env:
+        return env
+    return {"UNMUTE_LLM": "off", **env}
+
+
 def run_serve(
     args: list[str], env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -106,7 +120,7 @@ def run_serve(
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **no_model(args, env or {})},
         check=False,
     )
 
@@ -160,6 +174,8 @@ async def test_serve_prints_the_real_port_serves_and_stops_cleanly_on_sigterm(
         str(tmp_path),
         "--default-pack",
         "main",
+        "--llm",
+        "off",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -211,6 +227,8 @@ async def test_sigterm_mid_reload_of_a_costly_pack_exits_within_the_shutdown_tim
         str(shutdown_timeout),
         "--pack-build-cpu-seconds",
         "600",
+        "--llm",
+        "off",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )

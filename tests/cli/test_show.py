@@ -113,7 +113,7 @@ def test_language_and_headlines_reach_the_prompt(
     assert code == 0
     out = capsys.readouterr().out
     assert "\n- Ferry service resumes\n- Harbour festival this weekend\n" in out
-    assert out.endswith(f"{language_rule('de')}\n")
+    assert f"\n\n{language_rule('de')}\n\n" in out
 
 
 def test_output_is_what_a_session_renders_for_the_same_seed(

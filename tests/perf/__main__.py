@@ -19,11 +19,13 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.perf import load, micro, parsing, voice
+from tests.perf import llm, load, micro, parsing, voice
 from tests.perf.figures import Figure, format_table
 from unmute_server.loadtest.rlimit import raise_open_file_limit
 
-FAMILIES = ("micro", "memory", "throughput", "reload", "stress", "cycles", "voice")
+FAMILIES = ("micro", "memory", "throughput", "reload", "stress", "cycles", "voice", "llm")
+#: Left out of ``--quick`` (unless named with ``--only``): each needs a model loaded afresh.
+NOT_QUICK = ("llm",)
 
 
 def log(message: str) -> None:
@@ -60,8 +62,10 @@ def main(argv: list[str] | None = None) -> int:
             "stress": lambda: parsing.stress_figures(context, args.quick),
             "cycles": lambda: load.cycle_figures(context),
             "voice": lambda: voice.voice_figures(workdir / "voice", args.quick, log),
+            "llm": lambda: llm.llm_figures(workdir, args.quick, log),
         }
-        for name in args.only or FAMILIES:
+        chosen = args.only or [name for name in FAMILIES if not (args.quick and name in NOT_QUICK)]
+        for name in chosen:
             family_started = time.perf_counter()
             log(f"{name} ...")
             try:

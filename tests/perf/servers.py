@@ -159,6 +159,8 @@ def unmute_server(
         "--ws-compression" if compression else "--no-ws-compression",
         *(extra or []),
     ]
+    if not any(flag in argv for flag in ("--llm", "--llm-url")):
+        argv += ["--llm", "off"]  # a figure that asks for no answer starts no model
     return ServerProcess(argv, "unmute-server serve", has_metrics=True, env=env)
 
 

@@ -278,7 +278,8 @@ async def test_a_cancel_with_nothing_in_progress_is_refused_as_openai_does(
 
 async def test_without_an_llm_response_create_is_llm_unavailable(make_server: MakeServer) -> None:
     server = await make_server()
-    assert (await server.get_json("/v1/health"))["llm"] == {"configured": False, "model": None}
+    llm = (await server.get_json("/v1/health"))["llm"]
+    assert (llm["kind"], llm["configured"], llm["up"], llm["model"]) == ("off", False, False, None)
     client = await server.connect()
     await client.say("Anyone?")
     error = await client.request({"type": "response.create", "event_id": "r9"})

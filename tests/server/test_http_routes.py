@@ -26,7 +26,14 @@ async def test_health_reports_sessions_and_the_default_pack(server: Server) -> N
         "voice": {"stt": "embedded", "tts": "embedded"},
         "sessions": 0,
         "default_pack": {"name": "default", "version": version, "characters": 2},
-        "llm": {"configured": False, "model": None},
+        "llm": {
+            "kind": "off",
+            "configured": False,
+            "up": False,
+            "model": None,
+            "reason": "no LLM is configured on this server",
+            "slots": None,
+        },
     }
     first = await server.connect()
     await server.connect()
@@ -199,4 +206,17 @@ async def test_health_names_the_llm_model_but_never_its_url_or_key(
     text = await response.text()
     assert secret not in text
     assert "127.0.0.1:9" not in text
-    assert (await response.json())["llm"] == {"configured": True, "model": "tiny"}
+    assert (await response.json())["llm"] == {
+        "kind": "remote",
+        "configured": True,
+        "up": True,
+        "model": "tiny",
+        "reason": None,
+        "slots": None,
+    }
+
+
+async def test_health_shows_how_the_llm_slots_are_used(make_server: MakeServer) -> None:
+    server = await make_server(llm=LLMSettings(url="http://127.0.0.1:9/v1", model="m", slots=3))
+    llm = (await server.get_json("/v1/health"))["llm"]
+    assert llm["slots"] == {"slots": 3, "busy": 0, "waiting": 0}

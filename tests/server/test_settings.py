@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from unmute_server.llm import LLMSettings
+from unmute_server.llm.settings import EmbeddedLLMSettings
 from unmute_server.server.settings import OPTIONS, Settings, SettingsError, parse_bool
 
 
@@ -80,6 +81,7 @@ def test_every_variable_is_read() -> None:
         cors_origins=("https://unmute.example.com", "http://localhost:*"),
         watch_packs=True,
         log_format="json",
+        llm=EmbeddedLLMSettings(),
     )
 
 
@@ -148,9 +150,69 @@ def test_parse_bool_reads_the_usual_spellings(raw: str, value: bool) -> None:
 SECRET = "sk-do-not-show-0123456789"  # noqa: S105 (a fake, to prove it is never shown)
 
 
-def test_no_llm_variables_means_no_llm() -> None:
+def test_settings_built_in_code_have_no_llm_so_tests_start_no_model() -> None:
     assert Settings().llm is None
-    assert Settings.from_environment({}).llm is None
+
+
+def test_no_llm_variables_means_the_embedded_model() -> None:
+    assert Settings.from_environment({}).llm == EmbeddedLLMSettings()
+    assert Settings.from_environment({"UNMUTE_LLM_URL": ""}).llm == EmbeddedLLMSettings()
+
+
+def test_llm_off_means_no_llm() -> None:
+    assert Settings.from_environment({"UNMUTE_LLM": "off"}).llm is None
+    assert Settings.from_environment({}, llm_flags={"--llm": "off"}).llm is None
+
+
+def test_embedded_llm_variables_and_flags_are_read() -> None:
+    env = {
+        "UNMUTE_LLM": "embedded",
+        "UNMUTE_LLM_SLOTS": "3",
+        "UNMUTE_LLM_THREADS": "2",
+        "UNMUTE_LLM_MAX_TOKENS": "40",
+        "UNMUTE_LLM_CONTEXT": "1024",
+        "UNMUTE_LLM_MODEL_FILE": "/srv/model.gguf",
+        "UNMUTE_LLM_FIRST_TOKEN_TIMEOUT": "9",
+    }
+    assert Settings.from_environment(env, llm_flags={"--llm-slots": "4"}).llm == (
+        EmbeddedLLMSettings(
+            model_file=Path("/srv/model.gguf"),
+            threads=2,
+            slots=4,
+            max_tokens=40,
+            context=1024,
+            first_token_timeout=9.0,
+        )
+    )
+
+
+def test_a_remote_llm_may_have_slots_too() -> None:
+    env = {"UNMUTE_LLM_URL": "http://127.0.0.1:8080/v1", "UNMUTE_LLM_MODEL": "m"}
+    llm = Settings.from_environment(env, llm_flags={"--llm-slots": "8"}).llm
+    assert llm == LLMSettings(url="http://127.0.0.1:8080/v1", model="m", slots=8)
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "message"),
+    [
+        ({"UNMUTE_LLM": "big"}, {}, "UNMUTE_LLM must be one of embedded, remote, off, got 'big'"),
+        ({}, {"--llm": "big"}, "--llm must be one of embedded, remote, off"),
+        ({}, {"--llm": "remote"}, "--llm is remote but UNMUTE_LLM_URL is not set"),
+        (
+            {"UNMUTE_LLM_URL": "http://127.0.0.1/v1", "UNMUTE_LLM_MODEL": "m"},
+            {"--llm": "embedded"},
+            "--llm is embedded but UNMUTE_LLM_URL is set",
+        ),
+        ({}, {"--llm-slots": "0"}, "--llm-slots must be a whole number of at least 1"),
+        ({"UNMUTE_LLM_THREADS": "two"}, {}, "UNMUTE_LLM_THREADS must be a whole number"),
+        ({"UNMUTE_LLM_CONTEXT": "100"}, {}, "context must be at least 256 tokens"),
+    ],
+)
+def test_bad_llm_choice_names_the_variable_or_flag(
+    env: dict[str, str], flags: dict[str, str | None], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_environment(env, llm_flags=flags)
 
 
 def test_llm_is_built_from_its_variables() -> None:
@@ -170,7 +232,7 @@ def test_llm_flags_win_over_the_variables() -> None:
     env = {"UNMUTE_LLM_URL": "http://env:1/v1", "UNMUTE_LLM_MODEL": "env-model"}
     flags = {"--llm-url": "http://flag:2/v1", "--llm-model": None, "--llm-api-key": SECRET}
     llm = Settings.from_environment(env, llm_flags=flags).llm
-    assert llm is not None
+    assert isinstance(llm, LLMSettings)
     assert (llm.url, llm.model, llm.api_key) == ("http://flag:2/v1", "env-model", SECRET)
 
 

@@ -15,6 +15,7 @@ from unmute_server import __version__
 from unmute_server.cli import (
     convert,
     lint,
+    llm_serve,
     loadtest,
     new,
     say,
@@ -26,7 +27,7 @@ from unmute_server.cli import (
 
 Runner = Callable[[argparse.Namespace], int]
 
-_COMMANDS = (serve, new, lint, schema, convert, show, say, transcribe, loadtest)
+_COMMANDS = (serve, new, llm_serve, lint, schema, convert, show, say, transcribe, loadtest)
 
 
 def build_parser() -> argparse.ArgumentParser:

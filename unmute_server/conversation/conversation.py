@@ -27,6 +27,9 @@ from unmute_server.llm import ChatBackend, ChatMessage, LLMError, LLMErrorCode
 logger = logging.getLogger(__name__)
 
 ResponseStatus = Literal["completed", "cancelled", "failed"]
+
+#: What a response is refused with when the server runs without an LLM.
+NO_LLM_REASON = "no LLM is configured on this server"
 HistoryRole = Literal["user", "assistant"]
 
 
@@ -199,11 +202,21 @@ class Conversation:
     """Chat history, system prompt and the response lifecycle of one session.
 
     The backend is shared by every session (one connection pool per process); everything else here
-    belongs to this session alone. `backend=None` means no LLM is configured: the conversation
-    still records items, and `start_response` answers `LLMError('llm_unavailable')`.
+    belongs to this session alone. `backend=None` means no LLM is available: the conversation
+    still records items, and `start_response` answers `LLMError('llm_unavailable')` with
+    `unavailable_reason` as its message.
     """
 
-    __slots__ = ("_active", "_backend", "_control", "_history", "_limits", "_observer", "_prompt")
+    __slots__ = (
+        "_active",
+        "_backend",
+        "_control",
+        "_history",
+        "_limits",
+        "_observer",
+        "_prompt",
+        "_unavailable_reason",
+    )
 
     def __init__(
         self,
@@ -211,8 +224,10 @@ class Conversation:
         *,
         limits: HistoryLimits = DEFAULT_HISTORY_LIMITS,
         observer: LLMObserver | None = None,
+        unavailable_reason: str = NO_LLM_REASON,
     ) -> None:
         self._backend = backend
+        self._unavailable_reason = unavailable_reason
         self._limits = limits
         self._observer = observer if observer is not None else LLMObserver()
         self._prompt: str | None = None
@@ -284,7 +299,7 @@ class Conversation:
             backend = self._backend
             if backend is None:
                 self._observer.failed(LLMErrorCode.UNAVAILABLE)
-                raise LLMError(LLMErrorCode.UNAVAILABLE, "no LLM is configured on this server")
+                raise LLMError(LLMErrorCode.UNAVAILABLE, self._unavailable_reason)
             messages = self._messages()
             entry = _Entry(_new_id("item"), "assistant", "")
             active = _Response(_new_id("resp"), entry, emit, time.monotonic())

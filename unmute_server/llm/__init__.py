@@ -1,8 +1,10 @@
 """Streaming chat completions from an OpenAI-compatible LLM server.
 
-Public names live here; the modules hold one job each: `settings` (configuration), `errors` (the one
-exception type and its codes), `backend` (the protocol the conversation layer codes against) and
-`openai_backend` (the implementation over the official `openai` client).
+Public names live here; the modules hold one job each: `settings` (configuration: which LLM, and
+its settings), `errors` (the one exception type and its codes), `backend` (the protocol the
+conversation layer codes against), `openai_backend` (the implementation over the official `openai`
+client), `slots` (a fair, bounded queue in front of a backend), `embedded` (llama.cpp's server over
+the bundled model) and `embedded_process` (that server as an `unmute-server llm-serve` child).
 
 `OpenAICompatibleBackend` is imported on first use: the `openai` package takes more than half a
 second to import, and the settings and errors are needed by every `unmute-server` command (`lint`

@@ -2,7 +2,8 @@
 
 Nothing happens at import time. Resources are opened in ``cleanup_ctx`` when the application
 starts and closed when it stops: the LLM backend (one connection pool for the process, closed
-after every session has been closed), the registry cache and the default pack (loaded and checked
+after every session has been closed, and the embedded model's process, started once per process
+when it is the chosen LLM), the registry cache and the default pack (loaded and checked
 before the server accepts a connection: a default pack without a valid character stops
 start-up with :class:`StartupError`; the packs root is opened once here and held open, so
 every pack is opened relative to it; packs are built in child processes, killed on shutdown
@@ -39,6 +40,9 @@ from unmute_server.characters.pack import PackChangedError, PackNameError, resol
 from unmute_server.characters.registry import RegistryCache
 from unmute_server.conversation.news import NewsFeed, NewsFileError
 from unmute_server.conversation.prompt_source import PromptSource
+from unmute_server.llm import ChatBackend
+from unmute_server.llm.settings import EmbeddedLLMSettings
+from unmute_server.llm.slots import SlotLimitedBackend
 from unmute_server.server import metrics
 from unmute_server.server.cors import cors_middleware
 from unmute_server.server.default_pack import DefaultPackRefresher, quoted_diagnostics
@@ -54,6 +58,7 @@ from unmute_server.server.state import (
     DEFAULT_PACK_REFRESHER,
     LLM,
     LLM_BACKEND,
+    NO_LLM,
     PACKS,
     PROMPT_SOURCE,
     SESSIONS,
@@ -130,21 +135,59 @@ async def _refresh_default_pack_on_sighup(app: web.Application) -> AsyncIterator
 
 
 async def _llm(app: web.Application) -> AsyncIterator[None]:
-    llm = app[SETTINGS].llm
-    if llm is None:
-        app[LLM_BACKEND] = LLM(None)
+    """The process's LLM: the embedded model is started here, once, off the event loop.
+
+    A server whose embedded model cannot start still serves characters: the reason goes to
+    the log, to ``/v1/health`` and to every refused ``response.create``.
+    """
+    chosen = app[SETTINGS].llm
+    if chosen is None:
+        logger.info("LLM: off")
+        app[LLM_BACKEND] = NO_LLM
         yield
         return
     # Imported here: only a serving process with an LLM needs the openai package.
     from unmute_server.llm import OpenAICompatibleBackend
+    from unmute_server.llm.embedded import EmbeddedLLMError
+    from unmute_server.llm.embedded_process import EmbeddedLLMProcess
 
-    backend = OpenAICompatibleBackend(llm)
-    logger.info("LLM: model %r", llm.model)
-    app[LLM_BACKEND] = LLM(backend)
+    embedded: EmbeddedLLMProcess | None = None
+    if isinstance(chosen, EmbeddedLLMSettings):
+        try:
+            embedded = await asyncio.to_thread(EmbeddedLLMProcess.start, chosen)
+        except EmbeddedLLMError as error:
+            logger.error("LLM: the embedded model is unavailable: %s", error)
+            app[LLM_BACKEND] = LLM(None, "embedded", chosen.model_name, str(error))
+            yield
+            return
+        remote = embedded.client_settings()
+        logger.info(
+            "LLM: embedded, model %r (%d threads, %d slots, at most %d tokens an answer), "
+            "process %d",
+            remote.model,
+            chosen.threads,
+            chosen.slots,
+            chosen.max_tokens,
+            embedded.pid,
+        )
+    else:
+        remote = chosen
+        logger.info("LLM: remote, model %r", remote.model)
+    backend: ChatBackend = OpenAICompatibleBackend(remote)
+    slots = None
+    if remote.slots is not None:
+        # A slot is waited for at most as long as a first token would be.
+        slots = SlotLimitedBackend(backend, remote.slots, wait_timeout=remote.first_token_timeout)
+        backend = slots
+    app[LLM_BACKEND] = LLM(backend, chosen.kind, remote.model, slots=slots)
     try:
         yield
     finally:
-        await backend.aclose()
+        try:
+            await backend.aclose()
+        finally:
+            if embedded is not None:
+                await asyncio.to_thread(embedded.stop)
 
 
 async def _voice(app: web.Application) -> AsyncIterator[None]:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Final
 
 from unmute_server.conversation.conversation import (
+    NO_LLM_REASON,
     Conversation,
     ConversationRecord,
     DuplicateItemId,
@@ -76,8 +77,17 @@ class ConversationChannel:
 
     __slots__ = ("_responding", "_send", "conversation")
 
-    def __init__(self, backend: ChatBackend | None, send: Send, system_prompt: str | None) -> None:
-        self.conversation = Conversation(backend, observer=OBSERVER)
+    def __init__(
+        self,
+        backend: ChatBackend | None,
+        send: Send,
+        system_prompt: str | None,
+        *,
+        unavailable_reason: str = NO_LLM_REASON,
+    ) -> None:
+        self.conversation = Conversation(
+            backend, observer=OBSERVER, unavailable_reason=unavailable_reason
+        )
         self.conversation.set_system_prompt(system_prompt)
         self._send = send
         #: The events of the response in progress (for barge-in on a spoken one).

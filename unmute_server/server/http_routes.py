@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
 
 from unmute_server.characters.model import Character, FileVoice, FreesoundVoice
-from unmute_server.server.state import PACKS, SESSIONS, SETTINGS, VOICE
+from unmute_server.server.state import LLM, LLM_BACKEND, PACKS, SESSIONS, VOICE
 from unmute_server.voice.stt.engine import SpeechToText
 from unmute_server.voice.tts.engine import TextToSpeech
 
@@ -28,15 +29,17 @@ async def health(request: web.Request) -> web.Response:
     """Whether a conversation can happen now, and what the server holds.
 
     ``ok`` is true when the speech engines answer their probes (within
-    :data:`PROBE_SECONDS`) and an LLM is configured; ``stt_up``, ``tts_up`` and ``llm_up`` say
-    which part is missing, as kyutai-labs/unmute's frontend reads them. The engines' and the
-    LLM's URLs and keys are never shown: any may be a secret.
+    :data:`PROBE_SECONDS`) and an LLM is available; ``stt_up``, ``tts_up`` and ``llm_up`` say
+    which part is missing, as kyutai-labs/unmute's frontend reads them. ``llm`` says which
+    LLM it is (``embedded``, ``remote`` or ``off``), its model, why it is down, and how its
+    slots are used. The engines' and the LLM's URLs and keys are never shown: any may be a
+    secret.
     """
     default = request.app[PACKS].default
-    llm = request.app[SETTINGS].llm
+    llm = request.app[LLM_BACKEND]
     engines = request.app[VOICE]
     stt_up, tts_up = await asyncio.gather(_probe(engines.stt), _probe(engines.tts))
-    llm_up = llm is not None
+    llm_up = llm.backend is not None
     return web.json_response(
         {
             "ok": stt_up and tts_up and llm_up,
@@ -52,9 +55,22 @@ async def health(request: web.Request) -> web.Response:
                 "version": default.version,
                 "characters": len(default),
             },
-            "llm": {"configured": llm is not None, "model": None if llm is None else llm.model},
+            "llm": llm_entry(llm),
         }
     )
+
+
+def llm_entry(llm: LLM) -> dict[str, Any]:
+    """The ``llm`` part of ``/v1/health``: which LLM, whether it is up, and why not."""
+    usage = llm.slots.usage if llm.slots is not None else None
+    return {
+        "kind": llm.kind,
+        "configured": llm.kind != "off",
+        "up": llm.backend is not None,
+        "model": llm.model,
+        "reason": None if llm.backend is not None else llm.reason,
+        "slots": None if usage is None else asdict(usage),
+    }
 
 
 async def voices(request: web.Request) -> web.Response:

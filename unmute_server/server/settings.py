@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +20,19 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from unmute_server.characters.languages import language_problem
-from unmute_server.llm import LLMSettings, LLMSettingsError
-from unmute_server.llm.settings import ENV_API_KEY, ENV_MODEL, ENV_URL
+from unmute_server.llm import LLMSettingsError
+from unmute_server.llm.settings import (
+    ENV_API_KEY,
+    ENV_LLM,
+    ENV_MAX_TOKENS,
+    ENV_MODEL,
+    ENV_SLOTS,
+    ENV_THREADS,
+    ENV_URL,
+    AnyLLMSettings,
+    LLMSettings,
+    choose_llm,
+)
 from unmute_server.server.origins import DEFAULT_CORS_ORIGINS, origin_problem, parse_origins
 from unmute_server.voice.settings import (
     VOICE_OPTIONS,
@@ -55,9 +67,12 @@ class Settings:
     of memory, at most ``max_concurrent_builds`` at once in the process (over its budget: error
     ``pack_too_costly``). ``ws_compression`` is off by default because an accepted
     permessage-deflate context costs about 100 KiB per connection against about 15 KiB
-    without, and the events are small. ``llm`` is the chat-completions server the
-    conversations use; ``None`` serves characters without one (``response.create`` is then
-    answered ``llm_unavailable``). It is kept out of ``repr``: its URL may hold credentials.
+    without, and the events are small. ``llm`` is the LLM the conversations use: a remote
+    chat-completions server, the embedded model (what :meth:`from_environment` chooses
+    when no URL is given), or ``None`` (the default of a ``Settings`` built in code, which
+    tests rely on: no model is started unless asked for), which serves characters without
+    one (``response.create`` is then answered ``llm_unavailable``). It is kept out of
+    ``repr``: a URL may hold credentials.
     ``timezone``, ``language`` and ``news_file`` are what a rendered prompt says about the
     moment, which language to speak, and the day's headlines (for ``news`` characters).
     ``cors_origins`` are the web pages' origins that may read the HTTP routes and open a
@@ -89,7 +104,7 @@ class Settings:
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     watch_packs: bool = False
     log_format: str = "text"
-    llm: LLMSettings | None = field(default=None, repr=False)
+    llm: AnyLLMSettings | None = field(default=None, repr=False)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
 
     def __post_init__(self) -> None:
@@ -188,7 +203,7 @@ class Settings:
         """What no log line may show: the LLM's and the engines' keys, and the passwords of
         their URLs (see :mod:`unmute_server.server.logs`)."""
         found: list[str | None] = []
-        if self.llm is not None:
+        if isinstance(self.llm, LLMSettings):  # the embedded model has no key and no URL
             found += [self.llm.api_key, urlsplit(self.llm.url).password]
         for engine in (self.voice.stt, self.voice.tts):
             found += [engine.api_key, urlsplit(engine.url or "").password]
@@ -199,11 +214,13 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-def llm_settings(env: Mapping[str, str], flags: Mapping[str, str | None]) -> LLMSettings | None:
-    """The LLM settings from ``UNMUTE_LLM_*`` variables with the given ``flags`` on top.
+def llm_settings(env: Mapping[str, str], flags: Mapping[str, str | None]) -> AnyLLMSettings | None:
+    """The LLM from ``UNMUTE_LLM`` and ``UNMUTE_LLM_*`` variables with the given ``flags`` on
+    top: the embedded model unless a URL is given or ``--llm`` says otherwise.
 
     The flags are laid over the variables they stand for and read by
-    :meth:`LLMSettings.from_environment`, so a flag and its variable obey the same rules. In
+    :func:`~unmute_server.llm.settings.choose_llm`, so a flag and its variable obey the same
+    rules. In
     an error message a variable that a flag replaced is named by that flag. Neither the URL
     nor the key is ever quoted: either may be a secret.
     """
@@ -215,11 +232,12 @@ def llm_settings(env: Mapping[str, str], flags: Mapping[str, str | None]) -> LLM
             merged[option.env] = value
             given[option.env] = option.flag
     try:
-        return LLMSettings.from_environment(merged)
+        return choose_llm(merged)
     except LLMSettingsError as error:
         message = str(error)
         for variable, flag in given.items():
-            message = message.replace(variable, flag)
+            # Whole names only: UNMUTE_LLM is also the start of UNMUTE_LLM_URL.
+            message = re.sub(rf"\b{variable}\b", flag, message)
         raise SettingsError(message) from None
 
 
@@ -465,8 +483,8 @@ OPTIONS: tuple[Option, ...] = (
 class LLMOption:
     """An LLM connection setting: read by :func:`llm_settings`, not parsed on its own.
 
-    The LLM's timeouts and token cap are read from their ``UNMUTE_LLM_*`` variables only
-    (see :mod:`unmute_server.llm.settings`); these three have flags as well.
+    The LLM's timeouts, context and model file are read from their ``UNMUTE_LLM_*``
+    variables only (see :mod:`unmute_server.llm.settings`); these have flags as well.
     """
 
     env: str
@@ -477,15 +495,37 @@ class LLMOption:
 #: The LLM settings that ``serve`` also takes as flags (flags win over the variables).
 LLM_OPTIONS: tuple[LLMOption, ...] = (
     LLMOption(
+        ENV_LLM,
+        "--llm",
+        "which LLM: embedded (a small model run in this process; the default without a URL), "
+        "remote (the server at --llm-url; the default with one) or off",
+    ),
+    LLMOption(
         ENV_URL,
         "--llm-url",
         "OpenAI-compatible API base URL including /v1, e.g. http://127.0.0.1:8000/v1; "
-        "unset: no LLM",
+        "unset: the embedded model",
     ),
     LLMOption(ENV_MODEL, "--llm-model", "model name sent to the LLM (required with the URL)"),
     LLMOption(
         ENV_API_KEY,
         "--llm-api-key",
         "bearer token for the LLM; prefer the variable, a flag shows in the process list",
+    ),
+    LLMOption(
+        ENV_SLOTS,
+        "--llm-slots",
+        "answers streamed at once; more wait their turn in order (embedded default 2; "
+        "remote default: no limit)",
+    ),
+    LLMOption(
+        ENV_THREADS,
+        "--llm-threads",
+        "CPU threads of the embedded model (default 1)",
+    ),
+    LLMOption(
+        ENV_MAX_TOKENS,
+        "--llm-max-tokens",
+        "most tokens of one answer (embedded default 80; remote default: the server's)",
     ),
 )

@@ -17,8 +17,11 @@ from aiohttp import web
 
 from unmute_server.characters.folders import OpenFolder
 from unmute_server.characters.registry import CharacterRegistry, RegistryCache
+from unmute_server.conversation.conversation import NO_LLM_REASON
 from unmute_server.conversation.prompt_source import PromptSource
 from unmute_server.llm import ChatBackend
+from unmute_server.llm.settings import LLMKind
+from unmute_server.llm.slots import SlotLimitedBackend
 from unmute_server.server import metrics
 from unmute_server.server.default_pack import DefaultPackRefresher
 from unmute_server.server.metrics import CacheMetrics
@@ -102,9 +105,23 @@ class Packs:
 
 @dataclass(frozen=True, slots=True)
 class LLM:
-    """The process's chat backend; ``backend`` is ``None`` when no LLM is configured."""
+    """The process's chat backend, which LLM it is, and why there is none when there is none.
+
+    ``kind`` is ``embedded``, ``remote`` or ``off`` (:data:`~unmute_server.llm.settings.LLMKind`);
+    ``model`` the model's name; ``reason`` is set exactly when ``backend`` is ``None``: the
+    message ``response.create`` is refused with (``llm_unavailable``) and ``/v1/health``
+    shows. ``slots`` is the backend's queue when it has one, for ``/v1/health``.
+    """
 
     backend: ChatBackend | None
+    kind: LLMKind = "off"
+    model: str | None = None
+    reason: str = NO_LLM_REASON
+    slots: SlotLimitedBackend | None = None
+
+
+#: No LLM (``--llm off``, or a connection made without an application).
+NO_LLM = LLM(None)
 
 
 SETTINGS = web.AppKey("settings", Settings)

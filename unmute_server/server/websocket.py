@@ -40,7 +40,6 @@ from unmute_server.characters.pack import (
 from unmute_server.characters.registry import CharacterRegistry
 from unmute_server.characters.suggestions import closest_name
 from unmute_server.conversation.conversation import EmitStopped
-from unmute_server.llm import ChatBackend
 from unmute_server.protocol.events import (
     AnyServerEvent,
     CharactersList,
@@ -75,7 +74,9 @@ from unmute_server.server.pack_log import log_pack_diagnostics
 from unmute_server.server.session import ReloadBudget, Session
 from unmute_server.server.settings import Settings
 from unmute_server.server.state import (
+    LLM,
     LLM_BACKEND,
+    NO_LLM,
     PACKS,
     PROMPT_SOURCE,
     SESSIONS,
@@ -158,7 +159,7 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
         settings,
         packs,
         hub=hub,
-        backend=app[LLM_BACKEND].backend,
+        llm=app[LLM_BACKEND],
         voice_engines=app[VOICE],
     )
     await connection.serve()
@@ -218,10 +219,10 @@ class Connection:
 
     __slots__ = (
         "_cutoff",
-        "backend",
         "channel",
         "closed_with",
         "hub",
+        "llm",
         "outbox",
         "packs",
         "session",
@@ -240,7 +241,7 @@ class Connection:
         packs: Packs,
         *,
         hub: SessionHub,
-        backend: ChatBackend | None = None,
+        llm: LLM = NO_LLM,
         voice_engines: VoiceEngines | None = None,
     ) -> None:
         self.ws = ws
@@ -250,7 +251,8 @@ class Connection:
         self.packs = packs
         #: The open sessions this one counts among until it ends or is cut off.
         self.hub = hub
-        self.backend = backend
+        #: The process's LLM, or why there is none.
+        self.llm = llm
         #: The session's conversation, made on its first conversation event.
         self.channel: ConversationChannel | None = None
         #: The process's speech engines; ``None`` refuses audio events.
@@ -360,7 +362,12 @@ class Connection:
     def _conversation(self) -> ConversationChannel:
         channel = self.channel
         if channel is None:
-            channel = ConversationChannel(self.backend, self._send, self.session.system_prompt)
+            channel = ConversationChannel(
+                self.llm.backend,
+                self._send,
+                self.session.system_prompt,
+                unavailable_reason=self.llm.reason,
+            )
             self.channel = channel
         return channel
 

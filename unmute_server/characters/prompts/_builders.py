@@ -60,15 +60,13 @@ def template_values(character: Character, context: PromptContext) -> dict[str, s
     }
 
 
-def _introduction(opening: str, persona: str | None, drawn: str = "") -> tuple[str, ...]:
-    """The opening paragraph, then the author's persona, then what was drawn for this session.
+def _introduction(opening: str, persona: str | None) -> tuple[str, ...]:
+    """The opening paragraph, then the author's persona.
 
-    The opening and the persona are the same in every session, so they come first (a
-    prefix an LLM server can cache); without a persona the paragraph reads as it always did.
+    Both are the same in every session, so they come first (a prefix an LLM server can
+    cache); what is drawn for one session goes to the end (``compose``'s ``then``).
     """
-    if persona is None:
-        return (f"{opening} {drawn}" if drawn else opening,)
-    return (opening, persona, drawn) if drawn else (opening, persona)
+    return (opening,) if persona is None else (opening, persona)
 
 
 def constant_prompt(
@@ -103,11 +101,13 @@ def smalltalk_prompt(
             "curious and easy-going, and let them steer the conversation.",
             instructions.persona,
         ),
-        situation(context.now, context.timezone),
-        f"If the conversation needs a nudge, bring up this topic: {topic}. Ask about their "
-        "own experience rather than giving a talk, ask one question at a time, and now and "
-        "then share a short thought of your own.",
+        "Ask about their own experience rather than giving a talk, ask one question at a "
+        "time, and now and then share a short thought of your own.",
         language=conversation_language(instructions.language, context),
+        then=(
+            situation(context.now, context.timezone),
+            f"If the conversation needs a nudge, bring up this topic: {topic}.",
+        ),
     )
 
 
@@ -122,9 +122,8 @@ def quiz_show_prompt(
         *_introduction(
             f"You are {character.name}, the host of a quiz played out loud on a voice call.",
             instructions.persona,
-            f"Today's theme is {theme}.",
         ),
-        f"Welcome the player, tell them the theme, and ask {count} questions, one at a time. "
+        "Welcome the player, tell them the theme, and ask the questions one at a time. "
         "Write the questions yourself: fair for a general audience, answerable in a few "
         "words, and a little harder as the game goes on. After each answer, say whether it "
         "is right, give the correct answer in one sentence, and keep the score. Accept an "
@@ -133,6 +132,7 @@ def quiz_show_prompt(
         "After the last question, announce the final score and offer another round on a "
         "new theme of your choice.",
         language=conversation_language(instructions.language, context),
+        then=(f"Today's theme is {theme}, and the game has {count} questions.",),
     )
 
 
@@ -156,23 +156,21 @@ def news_prompt(
     if not headlines:
         return compose(
             *opening,
-            when,
             "You have no headlines today. If the person asks about the news, say honestly "
             "that you have no news to share right now, and never make up events. Offer to "
             "talk about something else they care about instead.",
             language=language,
+            then=(when,),
         )
     first = _chooser(context).choice(headlines)
     listed = "\n".join(f"- {headline}" for headline in headlines)
     return compose(
         *opening,
-        when,
-        f"These are today's headlines:\n{listed}",
-        f"Start with this one: {first}",
         "Sum up a headline in a sentence or two, ask what the person thinks, and move on "
         "when they want to. You only know the headlines: if asked for details they do not "
         "give, say so, and never invent news.",
         language=language,
+        then=(when, f"These are today's headlines:\n{listed}", f"Start with this one: {first}"),
     )
 
 
@@ -183,9 +181,10 @@ def guess_animal_prompt(
     animal = _chooser(context).choice(ANIMALS)
     return compose(
         *_introduction(
-            f"You are {character.name}, playing a guessing game on a voice call.",
+            f"You are {character.name}, playing a guessing game on a voice call. You have "
+            "secretly chosen an animal, named at the end of these instructions. Keep it a "
+            "secret.",
             instructions.persona,
-            f"You have secretly chosen an animal: the {animal}. Keep it a secret.",
         ),
         "The person asks yes-or-no questions to work out which animal it is. Answer each "
         "one truthfully: yes, no, or, when neither is quite true, a few honest words. Do not "
@@ -194,6 +193,7 @@ def guess_animal_prompt(
         "When they guess right, congratulate them and offer another round, for which you "
         "choose a different animal yourself.",
         language=conversation_language(instructions.language, context),
+        then=(f"The animal you chose is the {animal}.",),
     )
 
 
@@ -219,8 +219,9 @@ def unmute_explanation_prompt(
         "characters without affecting anyone else's.",
         "Explain one step at a time and ask what they would like to hear more about. If you "
         "do not know a detail, such as which exact models are used, say so rather than "
-        f"guessing. Begin by asking them this: {opener}",
+        "guessing.",
         language=conversation_language(instructions.language, context),
+        then=(f"Begin by asking them this: {opener}",),
     )
 
 

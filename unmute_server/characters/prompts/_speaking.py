@@ -50,10 +50,15 @@ def situation(now: datetime, timezone: str) -> str:
     return f"It is {day}, {clock_time(now)} in the {timezone} time zone."
 
 
-def compose(*parts: str, language: str) -> str:
-    """The whole prompt: the builder's own paragraphs, then the shared speaking rules.
+def compose(*parts: str, language: str, then: tuple[str, ...] = ()) -> str:
+    """The whole prompt: the builder's own paragraphs, the shared speaking rules, and last
+    ``then``: what changes from one session to the next (the time, a seeded choice).
 
-    Paragraphs are separated by one blank line; the prompt has no trailing newline.
+    That order is for the LLM server's prompt cache, which reuses the longest start a request
+    shares with an earlier one: every session of a character shares everything before
+    ``then``, so its first answer does not pay for reading the whole prompt again. Paragraphs
+    are separated by one blank line; the prompt has no trailing newline.
     """
     paragraphs = [part.strip() for part in parts if part.strip()]
-    return "\n\n".join([*paragraphs, SPEAKING_STYLE, language_rule(language)])
+    changing = [part.strip() for part in then if part.strip()]
+    return "\n\n".join([*paragraphs, SPEAKING_STYLE, language_rule(language), *changing])
