@@ -100,11 +100,17 @@ class GaAudioDirection(ClientModel):
     format: GaAudioFormat | None = None
 
 
+class GaAudioOutput(GaAudioDirection):
+    """``session.audio.output``: its ``format``, and ``voice``, GA's place for the character."""
+
+    voice: Annotated[str, Field(max_length=1_024)] | None = None
+
+
 class GaAudioConfig(ClientModel):
-    """The GA ``session.audio`` object (its voice, noise reduction, etc. are ignored)."""
+    """The GA ``session.audio`` object (noise reduction, speed, etc. are ignored)."""
 
     input: GaAudioDirection | None = None
-    output: GaAudioDirection | None = None
+    output: GaAudioOutput | None = None
 
 
 def ga_format(direction: GaAudioDirection | None) -> AudioFormat | None:
