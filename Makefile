@@ -32,8 +32,13 @@ $(STAMP): setup.cfg pyproject.toml | system-deps
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# `make run PORT=8733 HOST=0.0.0.0` passes --port/--host; left unset, the server's own settings
+# apply (UNMUTE_PORT, UNMUTE_HOST, ... or their defaults, 127.0.0.1:8000 and
+# character_packs/default), so a variable set in the environment is never silently overridden.
+HOST ?=
+PORT ?=
 run: $(STAMP)
-	$(BIN)/unmute-server serve --host 127.0.0.1 --port 8000 --packs-root character_packs --default-pack default
+	$(BIN)/unmute-server serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test: $(STAMP)
 	$(BIN)/pytest

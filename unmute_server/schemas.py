@@ -43,15 +43,80 @@ def with_header(schema: JsonSchema, file_name: str, title: str, description: str
     }
 
 
+def standard_unions(schema: Any) -> Any:
+    """``schema`` with every OpenAPI ``discriminator`` union rewritten as ``if``/``then``.
+
+    Pydantic marks a tagged union with ``oneOf`` plus OpenAPI's ``discriminator``, which JSON
+    Schema validators (check-jsonschema, taplo behind editor extensions) ignore: they try
+    every branch and report a wrong field as "not valid under any of the schemas", or as an
+    unexpected property of the wrong branch. Here the tag is checked against its known
+    values, and one ``if``/``then`` per value applies that branch alone, so a validator
+    names the field that is wrong (``$.instructions.language``) in the branch the file chose.
+    """
+    if isinstance(schema, list):
+        return [standard_unions(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    converted = {key: standard_unions(value) for key, value in schema.items()}
+    discriminator = converted.pop("discriminator", None)
+    if discriminator is None or "oneOf" not in converted:
+        return converted
+    converted.pop("oneOf")
+    tag = discriminator["propertyName"]
+    mapping: dict[str, str] = discriminator["mapping"]
+    return {
+        **converted,
+        "type": "object",
+        "required": [tag],
+        "properties": {tag: {"enum": list(mapping)}},
+        "allOf": [
+            {
+                "if": {"properties": {tag: {"const": value}}, "required": [tag]},
+                "then": {"$ref": reference},
+            }
+            for value, reference in mapping.items()
+        ],
+    }
+
+
+_NULL = {"type": "null"}
+
+
+def without_null(schema: Any) -> Any:
+    """``schema`` with the ``null`` branch of every optional field removed.
+
+    TOML has no null: a field is unset by leaving it out. Pydantic spells ``X | None`` as
+    ``anyOf: [X, null]``, which makes validators answer a bad value with "is not of type
+    'null'"; with the branch gone they report what is wrong with the value itself.
+    """
+    if isinstance(schema, list):
+        return [without_null(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    converted = {key: without_null(value) for key, value in schema.items()}
+    branches = converted.get("anyOf")
+    if isinstance(branches, list) and _NULL in branches:
+        rest = [branch for branch in branches if branch != _NULL]
+        del converted["anyOf"]
+        if converted.get("default", ...) is None:
+            del converted["default"]
+        if len(rest) == 1:
+            return {**rest[0], **converted}
+        converted["anyOf"] = rest
+    return converted
+
+
 def character_schema() -> JsonSchema:
     """The schema of one character file, in its TOML form (the Python form maps onto it)."""
     return with_header(
-        Character.model_json_schema(),
+        without_null(standard_unions(Character.model_json_schema())),
         "character.schema.json",
         "unmute-server character",
         "One character of a character pack: a name, a voice and declarative instructions "
         "that a built-in prompt builder turns into the system prompt. Point a TOML character "
-        "file at this schema with a first line '#:schema ../../schemas/character.schema.json'.",
+        "file at this schema with a first line '#:schema ../../schemas/character.schema.json' "
+        "(the path from the file's folder; `unmute-server schema --write-directive PACK` "
+        "writes it for a pack kept anywhere).",
     )
 
 

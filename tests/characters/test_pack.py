@@ -665,6 +665,51 @@ def test_duplicate_character_name_is_chr400_naming_the_first_file(tmp_path: Path
     assert "'Same'" in diagnostic.message
 
 
+def test_a_broken_file_keeps_its_name_so_a_later_copy_does_not_take_the_character(
+    tmp_path: Path,
+) -> None:
+    """The first file (in name order) that names a character owns the name even while it
+    fails validation: a copy in a later file is CHR400 and not loaded, so fixing or breaking
+    a.toml never silently swaps which file speaks as 'Same'."""
+    broken = character_toml("Same", text="first").replace('type = "constant"', 'type = "x"')
+    pack = write_pack(
+        tmp_path / "p",
+        {
+            "a.toml": broken,
+            "b.toml": character_toml("Same", text="second"),
+            "c.toml": character_toml("Other"),
+        },
+    )
+    registry = load_pack(pack, "p")
+    assert list(registry) == ["Other"]
+    diagnostic = only(registry.diagnostics, "CHR400")
+    assert diagnostic.path == "b.toml"
+    assert diagnostic.message == (
+        "character 'Same' is already defined in a.toml, which has errors; fix that file or "
+        "rename one of them; this file is not loaded"
+    )
+
+
+def test_a_broken_python_file_keeps_its_name_too(tmp_path: Path) -> None:
+    broken = character_py("Same").replace('"constant"', '"konstant"')
+    pack = write_pack(
+        tmp_path / "p", {"a.py": broken, "b.toml": character_toml("Same", text="second")}
+    )
+    registry = load_pack(pack, "p")
+    assert list(registry) == []
+    assert only(registry.diagnostics, "CHR400").path == "b.toml"
+
+
+def test_a_file_whose_name_cannot_be_read_does_not_hold_one(tmp_path: Path) -> None:
+    pack = write_pack(
+        tmp_path / "p",
+        {"a.toml": 'name = "Same\n', "b.toml": character_toml("Same", text="second")},
+    )
+    registry = load_pack(pack, "p")
+    assert list(registry) == ["Same"]
+    assert "CHR400" not in codes(registry.diagnostics)
+
+
 #: "Papa" spelt with Cyrillic letters only: one script, so only the look-alike check sees it.
 CYRILLIC_PAPA = "\u0420\u0430\u0440\u0430"
 

@@ -261,3 +261,40 @@ def test_context_refuses_a_list_of_headlines_and_a_bool_seed() -> None:
 def test_context_is_frozen() -> None:
     with pytest.raises(FrozenInstanceError):
         CONTEXT.seed = 3  # type: ignore[misc]
+
+
+#: The built-in instruction types, which take a ``persona`` (constant and template are the
+#: author's own text already).
+PERSONA_TYPES = [kind for kind in INSTRUCTION_TYPES if kind not in ("constant", "template")]
+PERSONA = "You are a retired sailor who loves puns and\nnever hurries anyone."
+
+
+@pytest.mark.parametrize("kind", PERSONA_TYPES)
+def test_persona_follows_the_opening_and_comes_before_anything_drawn_per_session(
+    kind: str,
+) -> None:
+    """The opening and the persona are the same in every session (a prompt cache can keep
+    them); the topic, theme, animal, headline and time come after them."""
+    with_persona = character({"type": kind, "persona": PERSONA})
+    prompts = [
+        render_system_prompt(
+            with_persona, replace(CONTEXT, seed=seed, now=CONTEXT.now + timedelta(hours=seed))
+        )
+        for seed in range(12)
+    ]
+    heads = {prompt[: prompt.index(PERSONA) + len(PERSONA)] for prompt in prompts}
+    assert len(heads) == 1, heads
+    (head,) = heads
+    opening, persona = head.split("\n\n")
+    assert opening.startswith("You are Odile, ")
+    assert persona == PERSONA
+    without = render_system_prompt(character({"type": kind}), CONTEXT)
+    assert without.startswith(opening)
+    assert PERSONA not in without
+
+
+@pytest.mark.parametrize("kind", PERSONA_TYPES)
+def test_persona_adds_only_itself_to_the_prompt(kind: str) -> None:
+    with_persona = render_system_prompt(character({"type": kind, "persona": PERSONA}), CONTEXT)
+    without = render_system_prompt(character({"type": kind}), CONTEXT)
+    assert " ".join(with_persona.replace(PERSONA, "").split()) == " ".join(without.split())

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from unmute_server.characters.charfile import parse_character_file
+from unmute_server.characters.languages import LANGUAGE_NAMES
 from unmute_server.characters.limits import DEFAULT_LIMITS
 from unmute_server.characters.model import (
     TEMPLATE_PLACEHOLDERS,
@@ -157,7 +158,8 @@ _voice_paths = (
     .map("/".join)
     .filter(lambda path: ":" not in path.split("/")[0] and not path.startswith("~"))
 )
-_languages = st.none() | st.from_regex(r"[a-z]{2}(/[a-z]{2})?", fullmatch=True)
+_codes = st.sampled_from(sorted(LANGUAGE_NAMES))
+_languages = st.none() | _codes | st.tuples(_codes, _codes).map("/".join)
 _template_texts = (
     st.lists(
         st.one_of(

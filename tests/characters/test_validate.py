@@ -86,8 +86,7 @@ def test_missing_nested_field_points_at_its_table() -> None:
 def test_wrong_type_is_chr301_at_the_key() -> None:
     diagnostic = _only(_validate(_fields(good="yes"))[1])
     assert (diagnostic.code, diagnostic.line) == ("CHR301", 3)
-    assert diagnostic.message.startswith("'good': ")
-    assert "boolean" in diagnostic.message
+    assert diagnostic.message == "'good' must be true or false, not 'yes'"
 
 
 def test_union_member_error_drops_the_tag_from_the_path() -> None:

@@ -20,6 +20,7 @@ from tests.characters.test_tomlwrite import any_character
 from unmute_server.characters.charfile import parse_character_file
 from unmute_server.characters.model import Character, field_to_python_name
 from unmute_server.cli import main
+from unmute_server.cli.convert import EXIT_REVIEW_NEEDED
 
 CLEAN = textwrap.dedent(
     '''\
@@ -110,20 +111,29 @@ def test_no_schemas_folder_means_no_directive(tmp_path: Path) -> None:
     assert "#:schema" not in source.with_suffix(".toml").read_text(encoding="utf-8")
 
 
-def test_call_is_refused_naming_the_field_and_nothing_is_written(
+def test_call_gets_a_todo_in_a_sidecar_that_needs_review(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = CLEAN.split("INSTRUCTIONS =")[0] + "INSTRUCTIONS = get_instructions()\n"
     source = _write(tmp_path / "charles.py", text)
-    assert main(["convert", str(source)]) == 1
-    err = capsys.readouterr().err
+    assert main(["convert", str(source)]) == EXIT_REVIEW_NEEDED == 3
+    out, err = capsys.readouterr()
     assert (
         f"{source}:10:16: INSTRUCTIONS is a call `get_instructions()`; "
         "write [instructions] by hand" in err
     )
     assert "missing required field" not in err
-    assert f"{source}: not converted; nothing written" in err
-    assert not source.with_suffix(".toml").exists()
+    sidecar = source.with_suffix(".toml")
+    assert f"wrote {sidecar}; review needed: 1 TODO(convert) block to decide" in out
+    text = sidecar.read_text(encoding="utf-8")
+    assert text.startswith('name = "Charles"\ngood = true\n')
+    assert "# TODO(convert): review needed" in text
+    assert "#   INSTRUCTIONS = get_instructions()" in text
+    # The sidecar does not load until the decision is written: nothing is silently lost.
+    result = parse_character_file(sidecar.name, sidecar.read_bytes())
+    assert result.character is None
+    assert [d.code for d in result.diagnostics] == ["CHR300"]
+    assert "instructions" in result.diagnostics[0].message
 
 
 def test_non_literal_inside_a_dict_is_named_at_its_position(
@@ -131,26 +141,43 @@ def test_non_literal_inside_a_dict_is_named_at_its_position(
 ) -> None:
     text = CLEAN.replace('"voices/charles.wav"', "VOICES_DIR + '/charles.wav'")
     source = _write(tmp_path / "charles.py", text)
-    assert main(["convert", str(source)]) == 1
+    assert main(["convert", str(source)]) == EXIT_REVIEW_NEEDED
     err = capsys.readouterr().err
     assert f"{source}:7:23: VOICE_SOURCE is an expression `VOICES_DIR + '/charles.wav'`" in err
     assert "write [voice] by hand" in err
-    assert not source.with_suffix(".toml").exists()
+    sidecar = source.with_suffix(".toml").read_text(encoding="utf-8")
+    assert "[voice]" not in sidecar.replace("# [voice]", "")
+    assert "[instructions]" in sidecar
 
 
-def test_legacy_prompt_generator_file_is_refused_and_never_executed(
+def test_legacy_prompt_generator_file_gets_a_reviewable_sidecar_and_is_never_executed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = _legacy(tmp_path, "PromptGenerator().make_system_prompt()")
     source = _write(tmp_path / "pack" / "quiz.py", text)
-    assert main(["convert", str(source)]) == 1
-    err = capsys.readouterr().err
+    assert main(["convert", str(source)]) == EXIT_REVIEW_NEEDED
+    out, err = capsys.readouterr()
     assert "INSTRUCTIONS is a call `PromptGenerator().make_system_prompt()`" in err
     assert "write [instructions] by hand (type = one of constant," in err
     assert "`class PromptGenerator` is not carried over" in err
     assert "`import pathlib` is not carried over" in err
     assert not (tmp_path / "executed.marker").exists()
-    assert not source.with_suffix(".toml").exists()
+    sidecar = source.with_suffix(".toml")
+    assert f"wrote {sidecar}; review needed: 1 TODO(convert) block to decide" in out
+    text = sidecar.read_text(encoding="utf-8")
+    # Every field that could be read, as TOML.
+    assert 'name = "Quiz master"' in text
+    assert 'path_on_server = "voices/quiz.wav"' in text
+    # The decision, marked, with the code that needs it quoted (never run) to decide from.
+    todo = text[text.index("# TODO(convert)") :]
+    assert "INSTRUCTIONS (quiz.py line 16) is code,\n# and code is never run" in todo
+    assert "#   INSTRUCTIONS = PromptGenerator().make_system_prompt()" in todo
+    assert "#   class PromptGenerator:" in todo
+    assert '#           return "You host a quiz."' in todo
+    assert "# [instructions]" in todo
+    assert all(line.startswith("#") or not line for line in todo.splitlines())
+    result = parse_character_file(sidecar.name, sidecar.read_bytes())
+    assert [d.code for d in result.diagnostics] == ["CHR300"]
 
 
 def test_legacy_file_whose_fields_are_all_literals_converts_with_notes(
@@ -231,7 +258,7 @@ def test_invalid_literal_value_is_reported_at_its_line(
     assert main(["convert", str(source)]) == 1
     err = capsys.readouterr().err
     assert f"{source}:3:" in err
-    assert "CHR301 'good'" in err
+    assert "CHR301 `GOOD` must be True or False" in err
     assert not source.with_suffix(".toml").exists()
 
 
@@ -356,9 +383,11 @@ def test_source_quoted_in_a_refusal_or_a_note_prints_terminal_controls_as_escape
         'INSTRUCTIONS = build("\x1b]0;owned\x07\u202e")\n'
     )
     source = _write(tmp_path / "q\x1b[2J.py", text)
-    assert main(["convert", str(source)]) == 1
-    err = capsys.readouterr().err
-    assert not any(char in err for char in "\x1b\x07\u202e")
+    assert main(["convert", str(source)]) == EXIT_REVIEW_NEEDED
+    out, err = capsys.readouterr()
+    assert not any(char in out + err for char in "\x1b\x07\u202e")
     assert 'INSTRUCTIONS is a call `build("\\x1b]0;owned\\x07\\u202e")`' in err
     assert "q\\x1b[2J.py:1:1: `import os` is not carried over" in err
-    assert "q\\x1b[2J.py: not converted; nothing written" in err
+    sidecar = source.with_suffix(".toml").read_text(encoding="utf-8")
+    assert not any(char in sidecar for char in "\x1b\x07\u202e")
+    assert "#   INSTRUCTIONS = build(" in sidecar

@@ -75,10 +75,16 @@ LEGACY_PYTHON = textwrap.dedent(
     """
 )
 
+#: The placeholder message of ``bad.toml``, which is pinned in the model's tests.
+NMAE = (
+    "'instructions.text': `{nmae}` is not a placeholder; did you mean {name}? (a placeholder "
+    "is a name in braces, one of {name}, {language}, {language_name}, {date}, {time}, "
+    "{weekday}, {timezone}; write `{{` and `}}` for a literal brace)"
+)
+
 BAD_TEXT = (
-    "pack/bad.toml:2:1: CHR301 'good': Input should be a valid boolean\n"
-    "pack/bad.toml:10:1: CHR302 'instructions.text': unknown placeholder {nmae}; "
-    "known: date, language, language_name, name, time, timezone, weekday\n"
+    "pack/bad.toml:2:1: CHR301 'good' must be true or false, not 'yes'\n"
+    f"pack/bad.toml:10:15: CHR302 {NMAE}\n"
     "pack/twin.toml:0:0: CHR400 character 'Nova' is already defined in good.toml; "
     "this file is not loaded\n"
 )
@@ -132,7 +138,7 @@ def test_paths_are_the_given_path_joined_with_the_file_name(
     assert main(["lint", "./pack/"]) == 1
     out, _ = capsys.readouterr()
     assert (
-        out.splitlines()[0] == "./pack/bad.toml:2:1: CHR301 'good': Input should be a valid boolean"
+        out.splitlines()[0] == "./pack/bad.toml:2:1: CHR301 'good' must be true or false, not 'yes'"
     )
 
 
@@ -150,16 +156,15 @@ def test_json_format_is_one_document_with_every_field_and_a_summary(
                 "col": 1,
                 "code": "CHR301",
                 "severity": "error",
-                "message": "'good': Input should be a valid boolean",
+                "message": "'good' must be true or false, not 'yes'",
             },
             {
                 "path": "pack/bad.toml",
                 "line": 10,
-                "col": 1,
+                "col": 15,
                 "code": "CHR302",
                 "severity": "error",
-                "message": "'instructions.text': unknown placeholder {nmae}; "
-                "known: date, language, language_name, name, time, timezone, weekday",
+                "message": NMAE,
             },
             {
                 "path": "pack/twin.toml",
@@ -182,10 +187,8 @@ def test_github_format_annotates_and_leaves_out_line_0(
     out, err = capsys.readouterr()
     assert out == (
         "::error file=pack/bad.toml,line=2,col=1,title=CHR301::"
-        "'good': Input should be a valid boolean\n"
-        "::error file=pack/bad.toml,line=10,col=1,title=CHR302::"
-        "'instructions.text': unknown placeholder {nmae}; "
-        "known: date, language, language_name, name, time, timezone, weekday\n"
+        "'good' must be true or false, not 'yes'\n"
+        f"::error file=pack/bad.toml,line=10,col=15,title=CHR302::{NMAE}\n"
         "::error file=pack/twin.toml,title=CHR400::"
         "character 'Nova' is already defined in good.toml; this file is not loaded\n"
     )
@@ -502,7 +505,7 @@ def test_text_format_escapes_control_and_bidi_characters_in_file_names(
 ) -> None:
     assert main(["lint", "pack"]) == 1
     out, err = capsys.readouterr()
-    message = "CHR301 'good': Input should be a valid boolean\n"
+    message = "CHR301 'good' must be true or false, not 'yes'\n"
     assert out == (
         f"pack/\\x1b[2J.toml:2:1: {message}"
         f"pack/a\\nb.toml:2:1: {message}"
@@ -518,7 +521,7 @@ def test_github_format_escapes_what_the_runner_cannot_and_percent_encodes_line_b
 ) -> None:
     assert main(["lint", "--format", "github", "pack"]) == 1
     out = capsys.readouterr().out
-    message = "'good': Input should be a valid boolean\n"
+    message = "'good' must be true or false, not 'yes'\n"
     assert out == (
         f"::error file=pack/\\x1b[2J.toml,line=2,col=1,title=CHR301::{message}"
         f"::error file=pack/a%0Ab.toml,line=2,col=1,title=CHR301::{message}"
@@ -609,7 +612,8 @@ def test_a_voice_path_outside_the_voice_folder_is_chr304_at_its_value_in_either_
     fix = "write a relative path under the TTS server's voice folder, e.g. voices/nova.wav"
     assert capsys.readouterr().out == (
         f"pack/nova.toml:5:1: CHR304 'voice.path_on_server' is absolute; {fix}\n"
-        f"pack/pip.py:3:58: CHR304 'voice.path_on_server' is a URL or drive (http:); {fix}\n"
+        "pack/pip.py:3:58: CHR304 `VOICE_SOURCE['path_on_server']` is a URL or drive "
+        f"(http:); {fix}\n"
         "pack:0:0: CHR402 pack has no valid characters\n"
     )
 
@@ -633,3 +637,12 @@ def test_look_alike_and_mixed_script_names_are_warnings_that_fail_only_when_stri
     )
     assert err == "checked 2 files (2 characters): 0 errors, 2 warnings\n"
     assert main(["lint", "--strict", "pack"]) == 1
+
+
+def test_help_says_how_to_lint_a_packs_root(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["lint", "--help"])
+    assert exited.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "packs root" in out
+    assert "unmute-server lint packs/*" in out

@@ -103,3 +103,65 @@ def test_check_escapes_file_names_found_in_the_folder(
         f"{tmp_path}/x\\x1b[2J\\n.schema.json: no model generates this file; "
         "delete it or register it"
     )
+
+
+CHARACTER = (
+    'name = "Ada"\n\n[voice]\nsource_type = "file"\npath_on_server = "v.wav"\n\n'
+    '[instructions]\ntype = "news"\n'
+)
+
+
+def test_write_directive_points_packs_outside_the_repo_at_the_schema(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pack kept anywhere gets a ``#:schema`` path that leads from its folder to the file,
+    and check-jsonschema (as editors do) then finds the schema by that line alone."""
+    schemas = tmp_path / "tools" / "schemas"
+    assert main(["schema", "--dir", str(schemas)]) == 0
+    pack = tmp_path / "elsewhere" / "mine"
+    pack.mkdir(parents=True)
+    (pack / "ada.toml").write_text(CHARACTER, encoding="utf-8")
+    (pack / "bob.toml").write_text(
+        "#:schema old/path.json\r\n" + CHARACTER.replace("\n", "\r\n").replace("Ada", "Bob"),
+        encoding="utf-8",
+        newline="",
+    )
+    (pack / "carl.py").write_text("CHARACTER_NAME = 'Carl'\n", encoding="utf-8")
+    capsys.readouterr()
+
+    assert main(["schema", "--dir", str(schemas), "--write-directive", str(pack)]) == 0
+    directive = "#:schema ../../tools/schemas/character.schema.json"
+    assert (pack / "ada.toml").read_text(encoding="utf-8") == f"{directive}\n{CHARACTER}"
+    bob = (pack / "bob.toml").read_bytes().decode("utf-8")
+    assert bob.startswith(f'{directive}\r\nname = "Bob"\r\n')
+    assert "old/path.json" not in bob
+    assert (pack / "carl.py").read_text(encoding="utf-8") == "CHARACTER_NAME = 'Carl'\n"
+    out = capsys.readouterr().out
+    assert f"wrote {directive} into {pack / 'ada.toml'}" in out
+
+    # Again: nothing changes, and one file can be named alone.
+    assert main(["schema", "--dir", str(schemas), "--write-directive", str(pack / "ada.toml")]) == 0
+    assert f"{pack / 'ada.toml'} is up to date" in capsys.readouterr().out
+
+    # The directive, read from the pack folder as Taplo reads it, leads to the schema.
+    schema_path = pack / (directive.removeprefix("#:schema "))
+    assert schema_path.resolve() == (schemas / "character.schema.json").resolve()
+
+
+def test_write_directive_without_the_schema_file_exits_2_saying_how(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "ada.toml").write_text(CHARACTER, encoding="utf-8")
+    missing = tmp_path / "nowhere"
+    assert main(["schema", "--dir", str(missing), "--write-directive", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{missing / 'character.schema.json'} does not exist" in err
+    assert f"unmute-server schema --dir {missing}" in err
+    assert (tmp_path / "ada.toml").read_text(encoding="utf-8") == CHARACTER
+
+
+def test_write_directive_on_a_folder_without_toml_files_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["schema", "--dir", str(REPO / "schemas"), "--write-directive", str(tmp_path)]) == 2
+    assert "holds no .toml character files" in capsys.readouterr().err

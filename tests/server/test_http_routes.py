@@ -118,7 +118,7 @@ async def test_voices_lists_good_characters_in_the_shape_unmutes_frontend_reads(
         "name": "Nova",
         "good": True,
         "comment": "a calm voice",
-        "instructions": {"type": "smalltalk", "language": "en/fr"},
+        "instructions": {"type": "smalltalk", "language": "en/fr", "persona": None},
         "source": {
             "source_type": "file",
             "path_on_server": "voices/nova.wav",
@@ -141,7 +141,7 @@ async def test_voices_lists_good_characters_in_the_shape_unmutes_frontend_reads(
     }
     # The frontend reads source.sound_instance.username of every Freesound voice.
     assert voices["Kit"]["source"]["sound_instance"] == {"username": None}
-    assert voices["Kit"]["instructions"] == {"type": "quiz_show", "language": None}
+    assert voices["Kit"]["instructions"] == {"type": "quiz_show", "language": None, "persona": None}
 
 
 async def test_voices_lists_every_character_when_asked_for_all(

@@ -109,6 +109,8 @@ def test_empty_variables_are_ignored() -> None:
         ({"UNMUTE_TIMEZONE": "Mars/Olympus"}, "timezone 'Mars/Olympus' is not an IANA"),
         ({"UNMUTE_TIMEZONE": "../../etc/passwd"}, "is not an IANA time zone"),
         ({"UNMUTE_LANGUAGE": "english"}, "language must be a code such as 'en'"),
+        ({"UNMUTE_LANGUAGE": "english"}, "did you mean `en`?"),
+        ({"UNMUTE_LANGUAGE": "zz"}, "`zz` is not an ISO 639-1 code"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], fragment: str) -> None:

@@ -166,6 +166,16 @@ async def test_unknown_voice_is_an_error_and_keeps_the_previous_choice(server: S
     assert again["session"]["voice"] == "Alice"
 
 
+async def test_unknown_voice_names_the_closest_character(server: Server) -> None:
+    client = await server.connect()
+    error = await client.update(voice="alcie")
+    assert error["error"]["code"] == "unknown_character"
+    assert "did you mean 'Alice'?" in error["error"]["message"]
+    assert (await client.receive())["type"] == "session.updated"  # the rest still applies
+    far = await client.update(voice="Zed")
+    assert "did you mean" not in far["error"]["message"]
+
+
 # --------------------------------------------------------------------------- reload
 
 
@@ -218,6 +228,50 @@ async def test_partial_pack_swaps_in_good_characters_and_reports_every_problem(
     assert names(await client.list()) == ["Fay"]
 
 
+async def test_non_strict_reload_never_lets_a_copy_take_over_a_broken_character(
+    server: Server, packs_root: Path
+) -> None:
+    """``b.toml`` copies Hal; when ``a.toml`` (which names Hal first) breaks, Hal is gone
+    from the reloaded pack with CHR400 at the copy, rather than the copy speaking as Hal."""
+    folder = write_pack(packs_root, "copies", ["Ivy"])
+    (folder / "a.toml").write_text(character_toml("Hal", text="The real Hal."))
+    (folder / "b.toml").write_text(character_toml("Hal", text="A copy."))
+    client = await server.connect()
+    first = await client.reload("copies")
+    assert names(first) == ["Hal", "Ivy"]
+    assert [error["code"] for error in first["errors"]] == ["CHR400"]
+    assert (await client.update(voice="Hal"))["session"]["voice"] == "Hal"
+    broken = character_toml("Hal", text="The real Hal.").replace('"constant"', '"konstant"')
+    (folder / "a.toml").write_text(broken)
+    second = await client.reload("copies")
+    assert second["type"] == "session.characters.reloaded"
+    assert names(second) == ["Ivy"]
+    assert second["voice"] != "Hal"
+    codes = {(error["path"], error["code"]) for error in second["errors"]}
+    assert codes == {("a.toml", "CHR301"), ("b.toml", "CHR400")}
+
+
+async def test_reload_logs_a_count_and_the_first_few_diagnostics(
+    server: Server, packs_root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = write_pack(packs_root, "noisy", ["Ivy"])
+    for index in range(12):
+        (folder / f"bad{index:02d}.toml").write_text(f'name = "Bad{index}"\ngood = "yes"\n')
+    caplog.set_level(logging.INFO, logger="unmute_server")
+    client = await server.connect()
+    reloaded = await client.reload("noisy")
+    assert reloaded["error_count"] == 36
+    logged = [
+        record.getMessage() for record in caplog.records if "pack 'noisy'" in record.getMessage()
+    ]
+    assert len(logged) == 1, logged
+    (message,) = logged
+    assert "36 errors, 0 warnings" in message
+    assert "bad00.toml" in message
+    assert "bad11.toml" not in message
+    assert "and 31 more" in message
+
+
 async def test_strict_reload_keeps_the_old_pack_when_any_file_has_an_error(
     server: Server,
 ) -> None:
@@ -232,6 +286,17 @@ async def test_strict_reload_keeps_the_old_pack_when_any_file_has_an_error(
     assert details["pack"] == "broken"
     assert {item["path"] for item in details["errors"]} == {"bad.toml"}
     assert names(await client.list()) == list(DEFAULT_NAMES)
+
+
+async def test_strict_refusal_counts_one_error_in_the_singular(
+    server: Server, packs_root: Path
+) -> None:
+    folder = write_pack(packs_root, "one-error", ["Ivy"])
+    (folder / "jo.toml").write_text(character_toml("Jo").replace("good = false", 'good = "no"'))
+    client = await server.connect()
+    error = await client.reload("one-error", strict=True)
+    assert error["error"]["code"] == "strict_rejected"
+    assert "pack 'one-error' has 1 error and strict was asked" in error["error"]["message"]
 
 
 async def test_strict_reload_of_a_clean_pack_swaps(server: Server) -> None:

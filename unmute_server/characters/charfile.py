@@ -30,12 +30,15 @@ _BLANK = " \t\n\r\x0b\x0c"
 @dataclass(frozen=True, slots=True)
 class CharacterFileResult:
     """``positions`` are the reader's (lazy) field positions when there is a character, for
-    pack-level diagnostics about one of its fields (look-alike names); not part of equality."""
+    pack-level diagnostics about one of its fields (look-alike names); not part of equality.
+    ``declared_name`` is the name a file that failed still states, when it could be read, so
+    a pack can tell that a later file with the same name is a copy."""
 
     path: str
     character: Character | None
     diagnostics: tuple[Diagnostic, ...]
     positions: Mapping[FieldPath, Position] = field(default_factory=dict, compare=False, repr=False)
+    declared_name: str | None = None
 
 
 def _failed(path: str, code: str, message: str) -> CharacterFileResult:
@@ -85,5 +88,8 @@ def parse_character_file(
     else:
         raise ValueError(f"not a character file name: {path!r}")
     character, diagnostics = validate_document(document)
-    positions = {} if character is None else document.positions
-    return CharacterFileResult(path, character, diagnostics, positions)
+    if character is not None:
+        return CharacterFileResult(path, character, diagnostics, document.positions)
+    name = document.fields.get("name")
+    declared = name if isinstance(name, str) and name else None
+    return CharacterFileResult(path, None, diagnostics, {}, declared)

@@ -20,7 +20,7 @@ class Severity(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Code:
-    """A stable diagnostic code and the one-line summary documented in the README."""
+    """A stable diagnostic code and the one-line summary documented in docs/characters.md."""
 
     code: str
     severity: Severity
@@ -74,6 +74,7 @@ CODES: dict[str, Code] = _table(
     Code("CHR407", _W, "two character names in the pack look alike"),
     Code("CHR408", _E, "loading the pack exceeded its build budget (CPU time, memory or time)"),
     Code("CHR409", _W, "two characters in the pack share a voice path_on_server"),
+    Code("CHR410", _W, "file voice sample is neither in the pack nor under a --voices-root folder"),
 )
 
 
@@ -109,6 +110,11 @@ class Diagnostic:
         bidirectional characters in the path or message are printed as escapes."""
         path, message = escape_controls(self.path), escape_controls(self.message)
         return f"{path}:{self.line}:{self.col}: {self.code} {message}"
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 error``, ``2 errors``: a count of diagnostics as an author reads it."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def has_errors(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> bool:

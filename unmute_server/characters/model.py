@@ -7,6 +7,7 @@ prompt builder that lives in reviewed server code (``prompts.py``); a pack only 
 
 from __future__ import annotations
 
+import difflib
 import re
 import string
 from collections.abc import Iterator, Mapping
@@ -23,6 +24,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from unmute_server.characters.languages import (
+    LANGUAGE_CODE_PATTERN,
+    language_problem,
+)
 from unmute_server.characters.voices import (
     EMBEDDED_VOICE_PATTERN,
     OPENAI_VOICE_PATTERN,
@@ -42,18 +47,20 @@ TEMPLATE_PLACEHOLDERS: dict[str, str] = {
     "timezone": "the session's time zone name, e.g. Europe/Paris",
 }
 
-_LANGUAGE_CODE = re.compile(r"[a-z]{2}(/[a-z]{2})?")
 
-LanguageCode = Annotated[str, StringConstraints(pattern=f"^{_LANGUAGE_CODE.pattern}$")]
+def _language_code(code: str) -> str:
+    problem = language_problem(code)
+    if problem is not None:
+        raise PydanticCustomError("language_code", "{problem}", {"problem": problem})
+    return code
 
 
-def is_language_code(code: str) -> bool:
-    """Whether ``code`` is a language as characters name it: ``en``, or a pair like ``en/fr``.
-
-    The one definition that character files, prompt contexts and the server's ``--language``
-    are checked against.
-    """
-    return _LANGUAGE_CODE.fullmatch(code) is not None
+#: ``fr`` or ``en/fr``: ISO 639-1 codes that exist (:mod:`languages`).
+LanguageCode = Annotated[
+    str,
+    AfterValidator(_language_code),
+    Field(json_schema_extra={"pattern": LANGUAGE_CODE_PATTERN}),
+]
 
 
 NonEmptyText = Annotated[str, StringConstraints(min_length=1)]
@@ -251,6 +258,33 @@ class CharacterVoices(FrozenModel):
     openai: OpenAIVoice | None = None
 
 
+#: The longest ``persona`` a built-in instruction type takes: a paragraph or two about who
+#: the character is, not a second prompt.
+MAX_PERSONA_LENGTH = 2000
+
+
+def _persona(text: str) -> str:
+    if not text.strip():
+        raise PydanticCustomError("persona", "is blank; describe the character or leave it out")
+    return text
+
+
+#: Who the character is, in the author's words, for the built-in instruction types: placed
+#: after the builder's opening and before anything drawn per session.
+PersonaText = Annotated[
+    str,
+    StringConstraints(max_length=MAX_PERSONA_LENGTH),
+    AfterValidator(_persona),
+    Field(
+        json_schema_extra={"pattern": r"\S"},
+        description="Who the character is, in your own words (for example: 'You are a retired "
+        "sailor who loves puns.'), placed in the prompt right after its opening sentence. "
+        f"Plain text of at most {MAX_PERSONA_LENGTH} characters, used as written (braces are "
+        "not placeholders here).",
+    ),
+]
+
+
 class ConstantInstructions(FrozenModel):
     """Fixed text, used as the system prompt as it stands (plus the shared speaking rules)."""
 
@@ -264,6 +298,7 @@ class SmalltalkInstructions(FrozenModel):
 
     type: Literal["smalltalk"]
     language: LanguageCode | None = None
+    persona: PersonaText | None = None
 
 
 class QuizShowInstructions(FrozenModel):
@@ -271,6 +306,7 @@ class QuizShowInstructions(FrozenModel):
 
     type: Literal["quiz_show"]
     language: LanguageCode | None = None
+    persona: PersonaText | None = None
 
 
 class NewsInstructions(FrozenModel):
@@ -278,6 +314,7 @@ class NewsInstructions(FrozenModel):
 
     type: Literal["news"]
     language: LanguageCode | None = None
+    persona: PersonaText | None = None
 
 
 class GuessAnimalInstructions(FrozenModel):
@@ -285,6 +322,7 @@ class GuessAnimalInstructions(FrozenModel):
 
     type: Literal["guess_animal"]
     language: LanguageCode | None = None
+    persona: PersonaText | None = None
 
 
 class UnmuteExplanationInstructions(FrozenModel):
@@ -292,6 +330,7 @@ class UnmuteExplanationInstructions(FrozenModel):
 
     type: Literal["unmute_explanation"]
     language: LanguageCode | None = None
+    persona: PersonaText | None = None
 
 
 class TemplateInstructions(FrozenModel):
@@ -309,25 +348,61 @@ class TemplateInstructions(FrozenModel):
     @field_validator("text")
     @classmethod
     def _known_placeholders_only(cls, text: str) -> str:
-        for field_name in template_fields(text):
-            if field_name not in TEMPLATE_PLACEHOLDERS:
-                known = ", ".join(sorted(TEMPLATE_PLACEHOLDERS))
-                raise ValueError(f"unknown placeholder {{{field_name}}}; known: {known}")
+        problems = placeholder_problems(text)
+        if problems:
+            raise PydanticCustomError(
+                "template_placeholders",
+                "{count} placeholder problem(s)",
+                {"count": len(problems), "problems": problems},
+            )
         return text
 
 
+#: What every placeholder message ends with: what a placeholder is and how to avoid one.
+PLACEHOLDER_RULE = (
+    "a placeholder is a name in braces, one of "
+    + ", ".join(f"{{{name}}}" for name in TEMPLATE_PLACEHOLDERS)
+    + "; write `{{` and `}}` for a literal brace"
+)
+
+
+def placeholder_problems(text: str) -> list[tuple[str, str]]:
+    """Every placeholder in ``text`` that rendering would refuse, as ``(source, message)``
+    pairs in text order; ``source`` is how it starts in the text (``{dayy``), so a reader
+    can point at it. Only bare names from :data:`TEMPLATE_PLACEHOLDERS` pass: anything else
+    (``{name.__class__}``, ``{0}``, ``{name!r}``) is how ``str.format`` reaches object
+    internals. A lone brace ends the scan, as it ends ``str.format``'s.
+    """
+    problems: list[tuple[str, str]] = []
+    try:
+        for _literal, field_name, format_spec, conversion in string.Formatter().parse(text):
+            if field_name is None:
+                continue
+            if field_name in TEMPLATE_PLACEHOLDERS and not format_spec and not conversion:
+                continue
+            shown = "{" + field_name
+            shown += f"!{conversion}" if conversion else ""
+            shown += f":{format_spec}" if format_spec else ""
+            message = f"`{shown}}}` is not a placeholder"
+            close = difflib.get_close_matches(field_name, list(TEMPLATE_PLACEHOLDERS), n=1)
+            if close and field_name.isidentifier():
+                message += f"; did you mean {{{close[0]}}}?"
+            problems.append(("{" + field_name, f"{message} ({PLACEHOLDER_RULE})"))
+    except ValueError:
+        problems.append(("", f"a lone `{{` or `}}` is not a placeholder ({PLACEHOLDER_RULE})"))
+    return problems
+
+
 def template_fields(text: str) -> list[str]:
-    """The placeholder names in ``text``; raises ``ValueError`` on anything but ``{name}``."""
-    names: list[str] = []
-    for _literal, field_name, format_spec, conversion in string.Formatter().parse(text):
-        if field_name is None:
-            continue
-        if format_spec or conversion or not field_name.isidentifier():
-            raise ValueError(
-                f"placeholder {{{field_name}}} must be a bare name (no '.', '[', '!' or ':')"
-            )
-        names.append(field_name)
-    return names
+    """The placeholder names in ``text``; raises ``ValueError`` on anything but known names."""
+    problems = placeholder_problems(text)
+    if problems:
+        raise ValueError(problems[0][1])
+    return [
+        field_name
+        for _literal, field_name, _spec, _conversion in string.Formatter().parse(text)
+        if field_name is not None
+    ]
 
 
 Instructions = Annotated[

@@ -618,7 +618,9 @@ def build_registry(
     """Parse every file of ``snapshot`` into one registry; pure, so it runs anywhere.
 
     Files are parsed in name order, and that order is the registry's order. A character
-    name defined by a second file is CHR400 (the first file wins), one that looks like an
+    name defined by a second file is CHR400 (the first file wins, even when it fails: a copy
+    never stands in for a broken character, so which file speaks for a name does not
+    depend on which files validate), one that looks like an
     earlier name is a CHR407 warning (``confusables``), one whose voice path an earlier
     character has is a CHR409 warning (``voice_paths``); characters beyond
     ``limits.max_characters_per_pack`` are CHR404 and not parsed; a pack left with no
@@ -629,7 +631,8 @@ def build_registry(
 
     diagnostics = list(snapshot.diagnostics)
     characters: dict[str, Character] = {}
-    defined_in: dict[str, str] = {}
+    defined_in: dict[str, str] = {}  # a name to the first file that states it
+    broken_files: set[str] = set()  # files that state a name but failed
     names: list[NameSite] = []
     voice_sites: list[tuple[Character, str, Mapping[FieldPath, Position]]] = []
     files = sorted(snapshot.files, key=lambda pack_file: pack_file.name)
@@ -650,23 +653,32 @@ def build_registry(
         result = parse_character_file(pack_file.name, pack_file.data, limits)
         diagnostics.extend(result.diagnostics)
         character = result.character
-        if character is None:
+        name = character.name if character is not None else result.declared_name
+        if name is None:
             continue
-        first = defined_in.get(character.name)
+        first = defined_in.get(name)
         if first is not None:
+            broken = (
+                ""
+                if first not in broken_files
+                else ", which has errors; fix that file or rename one of them"
+            )
             diagnostics.append(
                 Diagnostic(
                     pack_file.name,
                     0,
                     0,
                     "CHR400",
-                    f"character {character.name!r} is already defined in {first}; "
+                    f"character {name!r} is already defined in {first}{broken}; "
                     "this file is not loaded",
                 )
             )
             continue
+        defined_in[name] = pack_file.name
+        if character is None:
+            broken_files.add(pack_file.name)
+            continue
         characters[character.name] = character
-        defined_in[character.name] = pack_file.name
         names.append(NameSite(character.name, pack_file.name, result.positions))
         voice_sites.append((character, pack_file.name, result.positions))
     diagnostics.extend(lookalike_warnings(names))

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from unmute_server.characters.diagnostics import Diagnostic
-from unmute_server.characters.document import FieldPath, Position, RawDocument
+from unmute_server.characters.document import FieldPath, Position, RawDocument, SourceSpan
 from unmute_server.characters.limits import LoadLimits
 from unmute_server.characters.model import Character, field_to_python_name, python_name_to_field
 
@@ -226,6 +226,29 @@ class _Positions(Mapping[FieldPath, Position]):
         return f"{type(self).__name__}({dict(self)!r})"
 
 
+class _Sources(Mapping[FieldPath, SourceSpan]):
+    """Field paths to their values' source text, for the few paths a problem is found in."""
+
+    __slots__ = ("nodes", "source")
+
+    def __init__(self, nodes: dict[FieldPath, ast.expr], source: _Source) -> None:
+        self.nodes = nodes
+        self.source = source
+
+    def __getitem__(self, path: FieldPath) -> SourceSpan:
+        node = self.nodes[path]
+        text = ast.get_source_segment(self.source.text, node)
+        if text is None:
+            raise KeyError(path)
+        return SourceSpan(self.source.position(node), text)
+
+    def __iter__(self) -> Iterator[FieldPath]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+
 _Slot = list[object] | dict[str, object]
 _Pending = tuple[ast.expr, FieldPath, int, _Slot, int | str]
 
@@ -233,7 +256,16 @@ _Pending = tuple[ast.expr, FieldPath, int, _Slot, int | str]
 class _Reader:
     """One file's walk: the tree in, fields, positions and diagnostics out."""
 
-    __slots__ = ("assigned", "diagnostics", "fields", "limits", "nodes", "path", "source")
+    __slots__ = (
+        "assigned",
+        "diagnostics",
+        "fields",
+        "limits",
+        "nodes",
+        "path",
+        "source",
+        "unread",
+    )
 
     def __init__(self, path: str, source: _Source, limits: LoadLimits) -> None:
         self.path = path
@@ -243,13 +275,22 @@ class _Reader:
         self.nodes: dict[FieldPath, ast.expr] = {}
         self.diagnostics: list[Diagnostic] = []
         self.assigned: dict[str, int] = {}  # field -> line of its first assignment
+        self.unread: set[str] = set()  # fields given but not read (or misspelt), reported
 
     def document(self) -> RawDocument:
         diagnostics = self.diagnostics
         if len(diagnostics) > 1:  # keys are checked before their values are read
             diagnostics.sort(key=lambda found: (found.line, found.col))
         positions = _Positions(self.nodes, self.source)
-        return RawDocument(self.path, self.fields, positions, tuple(diagnostics))
+        sources = _Sources(self.nodes, self.source)
+        return RawDocument(
+            self.path,
+            self.fields,
+            positions,
+            tuple(diagnostics),
+            frozenset(self.unread),
+            sources,
+        )
 
     def report(self, node: ast.expr | ast.stmt, code: str, message: str) -> None:
         position = self.source.position(node)
@@ -310,17 +351,31 @@ class _Reader:
         read = self.value(value, path)
         if len(self.diagnostics) == before:
             self.fields[field] = read
+        else:
+            self.unread.add(field)
 
     def unknown_target(self, target: ast.expr, name: str | None) -> None:
         if name is not None and _UPPER_NAME.match(name):
-            self.report(target, "CHR109", f"unknown field `{name}`; {_field_hint(name)}")
+            meant = _meant_field(name)
+            if meant is not None:
+                self.unread.add(_FIELD_BY_PYTHON_NAME[meant])
+                hint = f"did you mean `{meant}`?"
+            else:
+                hint = "the fields are " + ", ".join(
+                    f"`{known}`" for known in _FIELD_BY_PYTHON_NAME
+                )
+            self.report(target, "CHR109", f"unknown field `{name}`; {hint}")
             return
         what = f"`{self.source.snippet(target)}`"
         message = f"assignment target {what} is not a single UPPER_CASE name"
+        meant = None
         if name is not None and name.upper() in _FIELD_BY_PYTHON_NAME:
-            message += f"; did you mean `{name.upper()}`?"
+            meant = name.upper()
         elif name is not None and name in Character.model_fields:
-            message += f"; did you mean `{field_to_python_name(name)}`?"
+            meant = field_to_python_name(name)
+        if meant is not None:
+            message += f"; did you mean `{meant}`?"
+            self.unread.add(_FIELD_BY_PYTHON_NAME[meant])
         self.report(target, "CHR106", message)
 
     def not_allowed(self, statement: ast.stmt) -> None:
@@ -575,15 +630,13 @@ def _last_name(node: ast.expr) -> str:
     return node.id if isinstance(node, ast.Name) else ""
 
 
-def _field_hint(name: str) -> str:
-    allowed = list(_FIELD_BY_PYTHON_NAME)
+def _meant_field(name: str) -> str | None:
+    """The field spelling ``name`` most likely meant (``NAME`` -> ``CHARACTER_NAME``)."""
     alias = python_name_to_field(name)
     if alias in Character.model_fields:
-        return f"did you mean `{field_to_python_name(alias)}`?"
-    close = difflib.get_close_matches(name, allowed, n=1)
-    if close:
-        return f"did you mean `{close[0]}`?"
-    return "the fields are " + ", ".join(f"`{python_name}`" for python_name in allowed)
+        return field_to_python_name(alias)
+    close = difflib.get_close_matches(name, list(_FIELD_BY_PYTHON_NAME), n=1)
+    return close[0] if close else None
 
 
 def _quoted(key: str) -> str:

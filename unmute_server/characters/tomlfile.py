@@ -18,12 +18,17 @@ import tomllib
 from collections.abc import Iterator, Mapping
 
 from unmute_server.characters.diagnostics import Diagnostic
-from unmute_server.characters.document import FieldPath, Position, RawDocument
+from unmute_server.characters.document import FieldPath, Position, RawDocument, SourceSpan
 from unmute_server.characters.limits import LoadLimits
 
 #: Python 3.11's ``TOMLDecodeError`` carries its position only inside the message.
 _AT_LINE_COLUMN = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _AT_END = re.compile(r"\s*\(at end of document\)\s*$")
+
+#: What ``tomllib`` says when a one-line string meets the end of its line or of the file.
+_STRING_NOT_CLOSED = frozenset(
+    {"illegal character '\\n'", "illegal character '\\r'", "unterminated string"}
+)
 
 _DIGIT_RUN = re.compile(r"[+-]?\d[\d_]*")
 
@@ -48,9 +53,13 @@ def read_toml(path: str, text: str, limits: LoadLimits) -> RawDocument:
         # Valid TOML that Python will not convert: a decimal integer longer than
         # sys.get_int_max_str_digits() (tomllib calls int() on it).
         return RawDocument(path, {}, {}, (_unconvertible_number(path, text),))
-    positions = _LazyKeyPositions(text)
-    diagnostics = _limit_diagnostics(path, data, positions, limits)
-    return RawDocument(path, data, positions, diagnostics)
+    scan = _LazyScan(text)
+    positions = _LazyKeyPositions(scan)
+    diagnostics, unread = _limit_diagnostics(path, data, positions, limits)
+    # A field over a limit is left out of validation (the limits protect it), and not also
+    # reported missing; every other field is still checked in the same run.
+    fields = {key: value for key, value in data.items() if key not in unread}
+    return RawDocument(path, fields, positions, diagnostics, unread, _LazySources(scan))
 
 
 def _syntax_error(path: str, text: str, error: tomllib.TOMLDecodeError) -> Diagnostic:
@@ -70,6 +79,11 @@ def _syntax_error(path: str, text: str, error: tomllib.TOMLDecodeError) -> Diagn
     if not isinstance(line, int) or not isinstance(col, int):
         line, col = 0, 0
     message = message.strip() or "invalid TOML"
+    if message.lower() in _STRING_NOT_CLOSED:
+        message = (
+            "string not closed: a quoted string ends on its own line; close the quote, or "
+            'use """triple quotes""" for text over several lines'
+        )
     return Diagnostic(
         path, line, col, "CHR200", f"TOML syntax error: {message[0].lower()}{message[1:]}"
     )
@@ -112,17 +126,21 @@ def _limit_diagnostics(
     data: dict[str, object],
     positions: Mapping[FieldPath, Position],
     limits: LoadLimits,
-) -> tuple[Diagnostic, ...]:
-    """Depth, string length and TOML-only value types, by an iterative walk (no recursion).
+) -> tuple[tuple[Diagnostic, ...], frozenset[str]]:
+    """Depth, string length and TOML-only value types, by an iterative walk (no recursion);
+    with the top-level fields that hold a problem.
 
     The document table is depth 0, ``[voice]`` depth 1, ``[voice.sound_instance]`` depth 2.
     One ``CHR005`` per file is enough to say what is wrong; each long string gets its own
     ``CHR006`` so every offending key is named.
     """
     found: list[Diagnostic] = []
+    unread: set[str] = set()
     too_deep = False
 
     def report(field_path: FieldPath, code: str, message: str) -> None:
+        if field_path:
+            unread.add(str(field_path[0]))
         position = _position(positions, field_path)
         found.append(Diagnostic(path, position.line, position.col, code, message))
 
@@ -131,6 +149,7 @@ def _limit_diagnostics(
         field_path, value, depth = stack.pop()
         if isinstance(value, dict | list):
             if depth > limits.max_nesting_depth:
+                unread.add(str(field_path[0]))
                 if not too_deep:
                     too_deep = True
                     report(
@@ -167,7 +186,7 @@ def _limit_diagnostics(
                 "takes; quote it if you mean text",
             )
     found.sort(key=lambda diagnostic: (diagnostic.line, diagnostic.col, diagnostic.code))
-    return tuple(found)
+    return tuple(found), frozenset(unread)
 
 
 _BARE_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -201,6 +220,7 @@ class _KeyScanner:
         self.i = 0
         self.line_starts = [0, *(found.end() for found in re.finditer("\n", text))]
         self.positions: dict[FieldPath, Position] = {}
+        self.spans: dict[FieldPath, tuple[int, int]] = {}  # a scalar value's start and end
         self.array_counts: dict[FieldPath, int] = {}
 
     def position(self, index: int) -> Position:
@@ -316,7 +336,9 @@ class _KeyScanner:
                     open_containers.append(_Container(pending, is_array=char == "["))
                     self.i += 1
                 else:
+                    start = self.i
                     self.skip_scalar()
+                    self.spans[pending] = (start, self.i)
                 pending = None
             if not open_containers:
                 return
@@ -379,24 +401,36 @@ class _KeyScanner:
                 index += 1
 
 
-class _LazyKeyPositions(Mapping[FieldPath, Position]):
-    """:func:`key_positions` of ``text``, scanned on the first lookup.
+class _LazyScan:
+    """One :class:`_KeyScanner` pass over ``text``, made on the first lookup.
 
     Positions are only read when a diagnostic is reported, and the scan costs more than
     ``tomllib``'s own parse, so a clean file (the common case, and every cache miss of a
     reload) skips it, as the Python reader's lazy positions do.
     """
 
-    __slots__ = ("_found", "_text")
+    __slots__ = ("_scanner", "_text")
 
     def __init__(self, text: str) -> None:
         self._text = text
-        self._found: dict[FieldPath, Position] | None = None
+        self._scanner: _KeyScanner | None = None
+
+    def scanner(self) -> _KeyScanner:
+        if self._scanner is None:
+            self._scanner = _scanned(self._text)
+        return self._scanner
+
+
+class _LazyKeyPositions(Mapping[FieldPath, Position]):
+    """:func:`key_positions` of the text, from the shared lazy scan."""
+
+    __slots__ = ("_scan",)
+
+    def __init__(self, scan: _LazyScan) -> None:
+        self._scan = scan
 
     def _positions(self) -> dict[FieldPath, Position]:
-        if self._found is None:
-            self._found = key_positions(self._text)
-        return self._found
+        return self._scan.scanner().positions
 
     def __getitem__(self, path: FieldPath) -> Position:
         return self._positions()[path]
@@ -411,13 +445,35 @@ class _LazyKeyPositions(Mapping[FieldPath, Position]):
         return f"{type(self).__name__}({self._positions()!r})"
 
 
-def key_positions(text: str) -> dict[FieldPath, Position]:
-    """Where each key path of ``text`` (valid TOML) starts, as far as the scanner got.
+class _LazySources(Mapping[FieldPath, SourceSpan]):
+    """Each scalar value's text as written, from the shared lazy scan."""
 
-    The scanner trusts ``tomllib``'s verdict; should some corner of TOML still surprise it,
-    the positions found so far are kept and later keys fall back to their table's position.
-    """
+    __slots__ = ("_scan",)
+
+    def __init__(self, scan: _LazyScan) -> None:
+        self._scan = scan
+
+    def __getitem__(self, path: FieldPath) -> SourceSpan:
+        scanner = self._scan.scanner()
+        start, end = scanner.spans[path]
+        return SourceSpan(scanner.position(start), scanner.text[start:end])
+
+    def __iter__(self) -> Iterator[FieldPath]:
+        return iter(self._scan.scanner().spans)
+
+    def __len__(self) -> int:
+        return len(self._scan.scanner().spans)
+
+
+def _scanned(text: str) -> _KeyScanner:
+    """The scanner after its pass; should some corner of TOML still surprise it, what it
+    found so far is kept and later keys fall back to their table's position."""
     scanner = _KeyScanner(text)
     with contextlib.suppress(IndexError, ValueError):
         scanner.scan()
-    return scanner.positions
+    return scanner
+
+
+def key_positions(text: str) -> dict[FieldPath, Position]:
+    """Where each key path of ``text`` (valid TOML) starts, as far as the scanner got."""
+    return _scanned(text).positions

@@ -44,7 +44,12 @@ def character_to_toml(character: Character, schema_comment: str | None = None) -
     ``\\r\\n`` that the multi-line form would lose. Raises :class:`TomlWriteError` for a
     ``None`` inside a mapping (``sound_instance``), which TOML cannot express.
     """
-    data = character.model_dump(mode="json", exclude_none=True)
+    return fields_to_toml(character.model_dump(mode="json", exclude_none=True), schema_comment)
+
+
+def fields_to_toml(data: dict[str, Any], schema_comment: str | None = None) -> str:
+    """:func:`character_to_toml` for a character's dumped fields, some of which may be left
+    out (``convert`` writes what it could read of a file that needs a decision)."""
     multiline = True
     for path, value in _leaves(data):
         if value is None:

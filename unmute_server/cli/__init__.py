@@ -12,11 +12,21 @@ import sys
 from collections.abc import Callable, Sequence
 
 from unmute_server import __version__
-from unmute_server.cli import convert, lint, loadtest, say, schema, serve, show, transcribe
+from unmute_server.cli import (
+    convert,
+    lint,
+    loadtest,
+    new,
+    say,
+    schema,
+    serve,
+    show,
+    transcribe,
+)
 
 Runner = Callable[[argparse.Namespace], int]
 
-_COMMANDS = (serve, lint, schema, convert, show, say, transcribe, loadtest)
+_COMMANDS = (serve, new, lint, schema, convert, show, say, transcribe, loadtest)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,13 +6,13 @@ the closest match, so an author can fix a typo without opening the pack.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from unmute_server.characters.model import Character
 from unmute_server.characters.pack import PackNameError, load_pack, resolve_pack
+from unmute_server.characters.suggestions import closest_name
 from unmute_server.terminal_text import escape_controls
 
 
@@ -59,7 +59,6 @@ def _choices(wanted: str, known: Iterable[str], noun: str) -> str:
     names = list(known)
     if not names:
         return f"; there are no {noun}"
-    by_folded = {name.casefold(): name for name in names}
-    close = difflib.get_close_matches(wanted.casefold(), list(by_folded), n=1, cutoff=0.6)
-    hint = f"; did you mean {by_folded[close[0]]!r}?" if close else ""
+    close = closest_name(wanted, names)
+    hint = f"; did you mean {close!r}?" if close else ""
     return f"{hint}\nknown {noun}: {', '.join(repr(name) for name in names)}"

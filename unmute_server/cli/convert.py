@@ -2,9 +2,11 @@
 
 The Python file is read as bytes and parsed, never run: a legacy file that imports modules or
 defines a ``PromptGenerator`` class is exactly the kind that must not be executed. Its literal
-``UPPER = value`` fields are carried over; any field whose value is code is named with the
-line it is on, and nothing is written, because a sidecar that silently lost a field would
-change the character. Exit codes: 0 written, 1 cannot translate, 2 usage or I/O error.
+``UPPER = value`` fields are carried over. A field whose value is code is named with the line
+it is on, and the sidecar gets a ``TODO(convert)`` block in its place that quotes the code
+(see :mod:`unmute_server.cli.convert_todo`): the author decides, convert never guesses.
+Exit codes: 0 written, 1 cannot translate (nothing written), 2 usage or I/O error, 3 written
+but review needed (a TODO to decide).
 """
 
 from __future__ import annotations
@@ -32,13 +34,15 @@ from unmute_server.characters.model import (
     python_name_to_field,
 )
 from unmute_server.characters.pyfile import read_python
-from unmute_server.characters.tomlwrite import TomlWriteError, character_to_toml
+from unmute_server.characters.tomlwrite import TomlWriteError, fields_to_toml
 from unmute_server.characters.validate import validate_document
+from unmute_server.cli.convert_todo import TODO_MARK, Todo, definition_sources, todo_blocks
 from unmute_server.terminal_text import escape_controls
 
 EXIT_WRITTEN = 0
 EXIT_CANNOT_TRANSLATE = 1
 EXIT_USAGE = 2
+EXIT_REVIEW_NEEDED = 3
 
 SCHEMA_FILE = "character.schema.json"
 
@@ -54,7 +58,9 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="write a TOML sidecar for a Python character file, without running it",
         description=(
             "Write <stem>.toml beside FILE.py from its literal fields. The Python file is "
-            "parsed, never executed. Exit 0 written, 1 cannot translate, 2 usage or I/O error."
+            "parsed, never executed. A field that is code gets a TODO(convert) block to decide. "
+            "Exit 0 written, 1 cannot translate (nothing written), 2 usage or I/O error, "
+            "3 written but review needed."
         ),
     )
     parser.add_argument("file", metavar="FILE.py", help="the Python character file")
@@ -113,20 +119,30 @@ def convert(
         return EXIT_USAGE
 
     shown = str(source)
-    character = _translate(shown, data, limits)
-    if character is None:
+    translation = _translate(shown, data, limits)
+    if translation is None:
         _report(f"{shown}: not converted; nothing written")
         return EXIT_CANNOT_TRANSLATE
+    fields = translation.character.model_dump(mode="json", exclude_none=True)
+    for todo in translation.todos:
+        fields.pop(todo.field, None)
     try:
-        text = character_to_toml(character, _schema_reference(target))
+        text = fields_to_toml(fields, _schema_reference(target))
     except TomlWriteError as error:
         _report(f"{shown}:0:0: {error.message}; write this field by hand")
         _report(f"{shown}: not converted; nothing written")
         return EXIT_CANNOT_TRANSLATE
+    exit_code = EXIT_WRITTEN
+    done = ""
+    if translation.todos:
+        text += todo_blocks(source.name, translation.todos, translation.definitions)
+        exit_code = EXIT_REVIEW_NEEDED
+        count = len(translation.todos)
+        done = f"; review needed: {count} {TODO_MARK} block{'' if count == 1 else 's'} to decide"
 
     if to_stdout:
         sys.stdout.write(text)
-        return EXIT_WRITTEN
+        return exit_code
     try:
         _write(target, text, force=force)
     except FileExistsError:
@@ -135,8 +151,8 @@ def convert(
     except OSError as error:
         _error(f"cannot write {target}: {error.strerror or error}")
         return EXIT_USAGE
-    print(f"wrote {target}")
-    return EXIT_WRITTEN
+    print(escape_controls(f"wrote {target}{done}"))
+    return exit_code
 
 
 def _same_file(source: Path, target: Path) -> bool:
@@ -146,11 +162,30 @@ def _same_file(source: Path, target: Path) -> bool:
         return False
 
 
-def _translate(shown: str, data: bytes, limits: LoadLimits) -> Character | None:
+@dataclass(frozen=True, slots=True)
+class _Translation:
+    """What convert could read: the character, with ``todos`` naming the fields that are
+    code (their values in ``character`` are stand-ins, never written)."""
+
+    character: Character
+    todos: tuple[Todo, ...] = ()
+    definitions: tuple[str, ...] = ()
+
+
+#: Stand-ins for required fields that are code, so the fields that could be read are
+#: validated as the loader would; they are dropped before anything is written.
+_STAND_INS: dict[str, object] = {
+    "name": "TODO",
+    "voice": {"source_type": "file", "path_on_server": "todo.wav"},
+    "instructions": {"type": "constant", "text": "TODO"},
+}
+
+
+def _translate(shown: str, data: bytes, limits: LoadLimits) -> _Translation | None:
     """The character ``data`` defines, printing why not (and what is dropped) on stderr."""
     result = parse_character_file(shown, data, limits)
     if result.character is not None:
-        return result.character
+        return _Translation(result.character)
     if any(diagnostic.code in _FILE_LEVEL_CODES for diagnostic in result.diagnostics):
         _print_diagnostics(result.diagnostics)
         return None
@@ -171,8 +206,8 @@ class _Statement:
         return range(self.node.lineno, (self.node.end_lineno or self.node.lineno) + 1)
 
 
-def _salvage(shown: str, text: str, document: RawDocument) -> Character | None:
-    """Carry over the literal fields of a legacy file, or name each field that is code."""
+def _salvage(shown: str, text: str, document: RawDocument) -> _Translation | None:
+    """Carry over the literal fields of a legacy file, and name each field that is code."""
     try:
         module = ast.parse(text, filename=shown)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -184,6 +219,7 @@ def _salvage(shown: str, text: str, document: RawDocument) -> Character | None:
 
     salvaged: dict[str, object] = {}
     untranslatable: list[str] = []
+    todos: list[Todo] = []
     dropped: list[str] = []
     for statement in statements:
         node = statement.node
@@ -197,20 +233,36 @@ def _salvage(shown: str, text: str, document: RawDocument) -> Character | None:
             salvaged[statement.field] = document.fields[statement.field]
             continue
         untranslatable.append(_untranslatable(shown, text, statement, found))
+        todos.append(_todo(text, statement))
 
-    character, diagnostics = validate_document(RawDocument(shown, salvaged, document.positions, ()))
     untranslated_fields = {s.field for s in statements if s.field and s.field not in salvaged}
-    problems = [
-        diagnostic
-        for diagnostic in diagnostics
-        if not (diagnostic.code == "CHR300" and _missing_field(diagnostic) in untranslated_fields)
-    ]
+    # Stand-ins let the sidecar validate; a field reported untranslatable above is not also
+    # reported missing.
+    stand_ins = {field: _STAND_INS[field] for field in untranslated_fields if field in _STAND_INS}
+    character, diagnostics = validate_document(
+        RawDocument(
+            shown,
+            {**salvaged, **stand_ins},
+            document.positions,
+            (),
+            frozenset(untranslated_fields),
+        )
+    )
     for line in untranslatable:
         _report(line)
-    _print_diagnostics(tuple(problems))
+    _print_diagnostics(diagnostics)
     for line in dropped:
         _report(f"note: {line}")
-    return None if untranslatable else character
+    if character is None:
+        return None
+    definitions = definition_sources(text, [statement.node for statement in statements])
+    return _Translation(character, tuple(todos), tuple(definitions) if todos else ())
+
+
+def _todo(text: str, statement: _Statement) -> Todo:
+    node = statement.node
+    source = ast.get_source_segment(text, node) or _target_name(node)
+    return Todo(statement.field or "", _target_name(node), node.lineno, source)
 
 
 def _untranslatable(shown: str, text: str, statement: _Statement, found: list[Diagnostic]) -> str:
@@ -344,12 +396,6 @@ def _by_hand(field: str) -> str:
     if field in _TABLE_FIELDS:
         return f"write [{field}] by hand"
     return f"write `{field} = ...` by hand"
-
-
-def _missing_field(diagnostic: Diagnostic) -> str:
-    """The top-level field a ``missing required field 'x'`` message names."""
-    _, _, rest = diagnostic.message.partition("'")
-    return rest.split("'")[0].split(".")[0]
 
 
 def _print_diagnostics(diagnostics: tuple[Diagnostic, ...]) -> None:

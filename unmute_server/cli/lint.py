@@ -34,6 +34,7 @@ from unmute_server.cli.lint_report import (
     format_text,
     summary_line,
 )
+from unmute_server.cli.voice_samples import missing_sample_warnings
 from unmute_server.terminal_text import escape_controls
 
 EXIT_CLEAN = 0
@@ -53,6 +54,11 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
             "the server would load it. Exit 0 no errors, 1 problems found, 2 usage or I/O "
             "error."
         ),
+        epilog=(
+            "A PATH may also be a packs root (the folder given to serve --packs-root, whose "
+            "sub-folders are packs): every pack in it is checked, as "
+            "`unmute-server lint packs/*` would check them one by one."
+        ),
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="a pack folder or character file")
     parser.add_argument(
@@ -62,7 +68,28 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="text (path:line:col: CODE message), json, or github (workflow annotations)",
     )
     parser.add_argument("--strict", action="store_true", help="treat warnings as problems (exit 1)")
-    parser.set_defaults(run=_run)
+    parser.add_argument(
+        "--voices-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="check that each file voice's sample (path_on_server) is in the pack folder or "
+        "under DIR, a copy of the TTS server's voice folder; CHR410 warns when it is not "
+        "(repeatable; without it samples are not checked)",
+    )
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="lint again whenever a file under PATH changes, on a cleared screen, until Ctrl-C",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="with --watch: how often to look for changes (default: 0.5)",
+    )
+    parser.set_defaults(run=_run, parser=parser)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +119,18 @@ class TargetCheck:
 
 
 def _run(args: argparse.Namespace) -> int:
-    result = lint_paths(args.paths)
+    if args.watch:
+        if args.format != "text":
+            args.parser.error("--watch shows the text format only")
+        if not args.interval > 0:
+            args.parser.error("--interval must be a positive number of seconds")
+        from unmute_server.cli.lint_watch import watch
+
+        voices_roots = args.voices_root
+        return watch(
+            args.paths, lambda: lint_paths(args.paths, voices_roots=voices_roots), args.interval
+        )
+    result = lint_paths(args.paths, voices_roots=args.voices_root)
     for message in result.usage_errors:
         print(f"unmute-server lint: {escape_controls(message)}", file=sys.stderr)
     if args.format == "json":
@@ -106,9 +144,23 @@ def _run(args: argparse.Namespace) -> int:
     return result.exit_code(strict=args.strict)
 
 
-def lint_paths(paths: Sequence[str], limits: LoadLimits = DEFAULT_LIMITS) -> LintResult:
+def lint_paths(
+    paths: Sequence[str],
+    limits: LoadLimits = DEFAULT_LIMITS,
+    *,
+    voices_roots: Sequence[str] = (),
+) -> LintResult:
     """Lint every PATH once: a folder named twice, or a file inside a folder also named, is
-    checked once, so a pack's files are read and parsed a single time per run."""
+    checked once, so a pack's files are read and parsed a single time per run.
+
+    With ``voices_roots``, each file voice's sample is also looked for (CHR410, see
+    :mod:`unmute_server.cli.voice_samples`); a root that is not a folder is a usage error.
+    """
+    bad_roots = tuple(
+        f"--voices-root {root} is not a folder" for root in voices_roots if not os.path.isdir(root)
+    )
+    if bad_roots:
+        return LintResult((), LintSummary.of((), files=0, characters=0), bad_roots)
     folders: set[str] = set()  # real paths
     seen_files: set[str] = set()
     order: list[tuple[str, str]] = []  # ("pack" | "file", PATH as given)
@@ -127,9 +179,9 @@ def lint_paths(paths: Sequence[str], limits: LoadLimits = DEFAULT_LIMITS) -> Lin
     checked: list[TargetCheck] = []
     for kind, shown in order:
         if kind == "pack":
-            checked.append(lint_pack(shown, limits))
+            checked.append(lint_pack(shown, limits, voices_roots))
         elif os.path.dirname(os.path.realpath(shown)) not in folders:
-            checked.append(lint_file(shown, limits))
+            checked.append(lint_file(shown, limits, voices_roots))
     diagnostics = tuple(d for one in checked for d in one.diagnostics)
     summary = LintSummary.of(
         diagnostics,
@@ -157,14 +209,25 @@ def _sort_key(diagnostic: Diagnostic) -> tuple[bool, str, int, int, str]:
     )
 
 
-def lint_pack(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> TargetCheck:
+def lint_pack(
+    shown: str, limits: LoadLimits = DEFAULT_LIMITS, voices_roots: Sequence[str] = ()
+) -> TargetCheck:
     """Read the pack once and build its registry once, as the server would."""
     folder = Path(shown)
     snapshot = read_pack(folder, limits)
     if not snapshot.files and not snapshot.diagnostics:
         return TargetCheck(usage_error=_not_a_pack(shown))
     registry = build_registry(snapshot, folder.resolve().name, limits)
-    found = sorted(registry.diagnostics, key=_sort_key)
+    found = list(registry.diagnostics)
+    if voices_roots:
+        # Positions are the parser's, so the files are parsed again: only when asked.
+        sites = []
+        for pack_file in snapshot.files:
+            result = parse_character_file(pack_file.name, pack_file.data, limits)
+            if result.character is not None:
+                sites.append((result.character, pack_file.name, result.positions))
+        found += missing_sample_warnings(sites, shown, voices_roots)
+    found.sort(key=_sort_key)
     diagnostics = tuple(
         Diagnostic(shown_path(shown, d.path), d.line, d.col, d.code, d.message) for d in found
     )
@@ -206,7 +269,9 @@ def _not_a_pack(shown: str) -> str:
     return f"{shown} is not a pack: it holds no .py or .toml character files"
 
 
-def lint_file(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> TargetCheck:
+def lint_file(
+    shown: str, limits: LoadLimits = DEFAULT_LIMITS, voices_roots: Sequence[str] = ()
+) -> TargetCheck:
     """Check one character file as the pack loader would, sidecar rule included."""
     path = Path(shown)
     if not path.name.endswith(CHARACTER_SUFFIXES):
@@ -241,8 +306,12 @@ def lint_file(shown: str, limits: LoadLimits = DEFAULT_LIMITS) -> TargetCheck:
         too_large = file_too_large(path.name, size, limits, grew=size <= limits.max_file_bytes)
         return TargetCheck((dataclasses.replace(too_large, path=shown),), files=1)
     result = parse_character_file(shown, data, limits)
+    found = list(result.diagnostics)
+    if voices_roots and result.character is not None:
+        site = (result.character, shown, result.positions)
+        found += missing_sample_warnings([site], os.path.dirname(shown) or ".", voices_roots)
     return TargetCheck(
-        tuple(sorted(result.diagnostics, key=_sort_key)),
+        tuple(sorted(found, key=_sort_key)),
         files=1,
         characters=0 if result.character is None else 1,
     )

@@ -19,7 +19,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from unmute_server.characters.diagnostics import Diagnostic, Severity
+from unmute_server.characters.diagnostics import Diagnostic, Severity, counted
 from unmute_server.terminal_text import escape_controls, escape_json_text
 
 FORMATS = ("text", "json", "github")
@@ -40,16 +40,14 @@ class LintSummary:
         return cls(files, characters, errors, len(diagnostics) - errors)
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
 def summary_line(summary: LintSummary) -> str:
     """``checked 9 files (8 characters): 1 error, 1 warning`` for the terminal's stderr."""
-    checked = f"checked {_count(summary.files, 'file')} ({_count(summary.characters, 'character')})"
+    checked = (
+        f"checked {counted(summary.files, 'file')} ({counted(summary.characters, 'character')})"
+    )
     if not summary.errors and not summary.warnings:
         return f"{checked}: no problems"
-    return f"{checked}: {_count(summary.errors, 'error')}, {_count(summary.warnings, 'warning')}"
+    return f"{checked}: {counted(summary.errors, 'error')}, {counted(summary.warnings, 'warning')}"
 
 
 def format_text(diagnostics: Sequence[Diagnostic]) -> str:

@@ -1,4 +1,6 @@
-"""``unmute-server schema [--check] [--dir schemas]``: write or verify the JSON Schema files.
+"""``unmute-server schema [--check | --write-directive FILE_OR_PACK...] [--dir schemas]``.
+
+Writes or verifies the JSON Schema files, or points TOML character files at them.
 
 Without ``--check`` every file in :data:`unmute_server.schemas.SCHEMA_FILES` is written (only
 those whose text changed are touched). With ``--check`` nothing is written: a file that is
@@ -35,8 +37,17 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
             "2 I/O error."
         ),
     )
-    parser.add_argument(
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if any file is stale"
+    )
+    action.add_argument(
+        "--write-directive",
+        nargs="+",
+        metavar="FILE_OR_PACK",
+        help="write (or update) the first line '#:schema PATH' of each TOML character file, "
+        "PATH leading from the file's folder to DIR/character.schema.json, so editors check "
+        "packs kept outside this repository too",
     )
     parser.add_argument(
         "--dir",
@@ -49,7 +60,23 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
+    if args.write_directive:
+        return write_directive([Path(target) for target in args.write_directive], folder)
     return check(folder) if args.check else write(folder)
+
+
+def write_directive(targets: list[Path], folder: Path) -> int:
+    """Point every TOML file ``targets`` name at ``folder``'s character schema."""
+    from unmute_server.cli.schema_directive import DirectiveError, write_directives
+
+    try:
+        lines = write_directives(targets, folder)
+    except DirectiveError as error:
+        _error(escape_controls(str(error)))
+        return EXIT_IO
+    for line in lines:
+        print(line)
+    return EXIT_OK
 
 
 def _error(message: str) -> None:

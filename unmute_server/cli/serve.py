@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import signal
@@ -123,13 +124,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"unmute-server serve: {error.message}", file=sys.stderr)
         return 2
     except OSError as error:
-        print(
-            f"unmute-server serve: cannot listen on {settings.host}:{settings.port}: "
-            f"{error.strerror or error}",
-            file=sys.stderr,
-        )
+        print(f"unmute-server serve: {listen_failure(settings, error)}", file=sys.stderr)
         return 2
     return 0
+
+
+def listen_failure(settings: Settings, error: OSError) -> str:
+    """Why the socket could not be bound, and for a port in use, the ways out.
+
+    asyncio words a taken port as ``error while attempting to bind on address (...)``; an
+    author starting a second server needs to hear which port and how to pick another.
+    """
+    where = f"cannot listen on {settings.host}:{settings.port}"
+    if error.errno == errno.EADDRINUSE:
+        other = settings.port + 1 if settings.port < 65535 else settings.port - 1
+        return (
+            f"{where}: address already in use (another program has this port); choose "
+            f"another with --port {other} (--port 0 picks a free one), "
+            f"UNMUTE_PORT={other} or make run PORT={other}"
+        )
+    return f"{where}: {error.strerror or error}"
 
 
 async def serve(settings: Settings) -> None:

@@ -39,6 +39,7 @@ from unmute_server.server import metrics
 from unmute_server.server.cors import cors_middleware
 from unmute_server.server.http_routes import health, voices
 from unmute_server.server.loop_lag import monitor_loop_lag
+from unmute_server.server.pack_log import log_pack_diagnostics
 from unmute_server.server.settings import Settings
 from unmute_server.server.state import (
     LLM,
@@ -192,8 +193,7 @@ async def _packs(app: web.Application) -> AsyncIterator[None]:
             raise StartupError(
                 f"default pack {name!r} in {str(path)!r} has no valid characters:\n{quoted}"
             )
-        for diagnostic in default.diagnostics:
-            logger.warning("default pack %s: %s", name, diagnostic)
+        log_pack_diagnostics(logger, f"default pack {name!r}", default.diagnostics)
         app[PACKS] = Packs(root, name, cache, default, cache_metrics)
         try:
             yield

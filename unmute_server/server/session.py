@@ -12,7 +12,6 @@ into calls here and results into events.
 
 from __future__ import annotations
 
-import difflib
 import secrets
 
 from unmute_server.characters.model import (
@@ -184,16 +183,3 @@ def fallback_character(registry: CharacterRegistry) -> Character | None:
         if first is None:
             first = character
     return first
-
-
-def closest_voice_hint(registry: CharacterRegistry, wanted: str) -> str:
-    """``; did you mean 'Alice'?`` when a character's name or voice path is close to
-    ``wanted`` (case aside), else ``""``: an unknown-voice error then names the likely fix."""
-    by_folded: dict[str, str] = {}
-    for character in registry.values():
-        by_folded.setdefault(character.name.casefold(), character.name)
-        path = character.voice.path_on_server
-        if path is not None:
-            by_folded.setdefault(path.casefold(), path)
-    close = difflib.get_close_matches(wanted.casefold(), list(by_folded), n=1, cutoff=0.6)
-    return f"; did you mean {by_folded[close[0]]!r}?" if close else ""

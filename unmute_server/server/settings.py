@@ -3,8 +3,8 @@
 ``Settings`` is built once (by ``unmute-server serve`` from flags over environment, or by a
 test from keyword arguments) and passed to :func:`unmute_server.server.app.create_app`; no other
 module reads ``os.environ``. One table, :data:`OPTIONS`, names every setting's environment
-variable, flag and parser, so the CLI, :meth:`Settings.from_environment` and the README table
-cannot drift apart.
+variable, flag and parser, so the CLI, :meth:`Settings.from_environment` and the table in
+docs/operations.md cannot drift apart.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from unmute_server.characters.model import is_language_code
+from unmute_server.characters.languages import language_problem
 from unmute_server.llm import LLMSettings, LLMSettingsError
 from unmute_server.llm.settings import ENV_API_KEY, ENV_MODEL, ENV_URL
 from unmute_server.server.origins import DEFAULT_CORS_ORIGINS, origin_problem, parse_origins
@@ -124,10 +124,10 @@ class Settings:
             problem = origin_problem(origin)
             if problem is not None:
                 raise SettingsError(f"cors_origins: {problem}")
-        if not is_language_code(self.language):
+        problem = language_problem(self.language)
+        if problem is not None:
             raise SettingsError(
-                f"language must be a code such as 'en' or a pair such as 'en/fr', "
-                f"not {self.language!r}"
+                f"language must be a code such as 'en' or a pair such as 'en/fr': {problem}"
             )
 
     def zone(self) -> ZoneInfo:
@@ -275,7 +275,7 @@ _DEFAULTS: dict[str, Any] = {
     setting.name: setting.default for setting in dataclasses.fields(Settings)
 }
 
-#: Every setting, in the order the README documents them.
+#: Every setting, in the order docs/operations.md documents them.
 OPTIONS: tuple[Option, ...] = (
     Option("host", "UNMUTE_HOST", "--host", _parse_str, "address to listen on"),
     Option("port", "UNMUTE_PORT", "--port", _parse_int, "TCP port; 0 picks a free one"),

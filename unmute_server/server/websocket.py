@@ -28,6 +28,7 @@ from typing import Final
 from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
 
 from unmute_server.characters.build_worker import BuildStoppedError
+from unmute_server.characters.diagnostics import counted
 from unmute_server.characters.pack import (
     PackChangedError,
     PackNameError,
@@ -35,6 +36,7 @@ from unmute_server.characters.pack import (
     resolve_pack,
 )
 from unmute_server.characters.registry import CharacterRegistry
+from unmute_server.characters.suggestions import closest_name
 from unmute_server.conversation.conversation import EmitStopped
 from unmute_server.llm import ChatBackend
 from unmute_server.protocol.dialect import (
@@ -78,7 +80,8 @@ from unmute_server.protocol.events import (
 from unmute_server.server import metrics
 from unmute_server.server.conversation_channel import ConversationChannel, SpeakerFactory
 from unmute_server.server.outbox import Outbox
-from unmute_server.server.session import ReloadBudget, Session, closest_voice_hint
+from unmute_server.server.pack_log import log_pack_diagnostics
+from unmute_server.server.session import ReloadBudget, Session
 from unmute_server.server.settings import Settings
 from unmute_server.server.state import (
     LLM_BACKEND,
@@ -513,11 +516,14 @@ class Connection:
         """The ``unknown_character`` error for a voice no character of the pack has."""
         registry = self.session.registry
         param = "session.voice" if event.session.voice is not None else "session.audio.output.voice"
+        # A name is at most 64 characters; a longer voice gets no (quadratic) search.
+        close = closest_name(wanted, registry) if len(wanted) <= 64 else None
+        hint = f"; did you mean {close!r}?" if close is not None else ""
         return error_event(
             ErrorCode.UNKNOWN_CHARACTER,
             f"no character named {_shorten(wanted)!r} in pack {registry.pack!r}, nor one alone "
-            f"with that voice path_on_server{closest_voice_hint(registry, wanted)}; the rest of "
-            "the update was applied; session.characters.list shows the names",
+            f"with that voice path_on_server{hint}; the rest of the update was applied; "
+            "session.characters.list shows the names",
             event_id=event.event_id,
             param=param,
         )
@@ -576,6 +582,7 @@ class Connection:
                 return "changed"
         self.packs.cache_metrics.update()
         metrics.diagnostics_reported(registry.diagnostics)
+        log_pack_diagnostics(logger, f"reload of pack {name!r}", registry.diagnostics)
         refusal = _refusal(registry, name, strict=event.strict)
         if refusal is not None:
             code, why, outcome = refusal
@@ -619,7 +626,7 @@ def _refusal(
         reason = f"pack {name!r} has no valid characters"
         return ErrorCode.NO_VALID_CHARACTERS, reason, "no_valid_characters"
     if strict and registry.error_count:
-        reason = f"pack {name!r} has {registry.error_count} errors and strict was asked"
+        reason = f"pack {name!r} has {counted(registry.error_count, 'error')} and strict was asked"
         return ErrorCode.STRICT_REJECTED, reason, "strict_rejected"
     return None
 

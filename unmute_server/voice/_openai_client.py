@@ -124,7 +124,7 @@ class FailureReport:
 class ModelsProbe:
     """Whether an OpenAI-compatible server answers ``GET {base_url}/models`` with a 2xx status.
 
-    That endpoint is what every server named in the README answers (OpenAI, speaches, vLLM,
+    That endpoint is what every server named in docs/operations.md answers (OpenAI, speaches, vLLM,
     Kokoro-FastAPI, openedai-speech), costs nothing to compute, and needs the API key, so a wrong
     key shows as down. The configured model is not looked for in the list: servers disagree on
     what they list (speaches lists the models installed so far, openedai-speech may answer

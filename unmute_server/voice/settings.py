@@ -83,7 +83,7 @@ class VoiceOption:
     help: str
 
 
-#: Every voice setting, in the order the README documents them.
+#: Every voice setting, in the order docs/operations.md documents them.
 VOICE_OPTIONS: Final = (
     VoiceOption("UNMUTE_STT", "--stt", "speech-to-text engine: embedded, kyutai or openai"),
     VoiceOption("UNMUTE_STT_URL", "--stt-url", "the remote speech-to-text server's base URL"),

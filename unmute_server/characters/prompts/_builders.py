@@ -60,6 +60,17 @@ def template_values(character: Character, context: PromptContext) -> dict[str, s
     }
 
 
+def _introduction(opening: str, persona: str | None, drawn: str = "") -> tuple[str, ...]:
+    """The opening paragraph, then the author's persona, then what was drawn for this session.
+
+    The opening and the persona are the same in every session, so they come first (a
+    prefix an LLM server can cache); without a persona the paragraph reads as it always did.
+    """
+    if persona is None:
+        return (f"{opening} {drawn}" if drawn else opening,)
+    return (opening, persona, drawn) if drawn else (opening, persona)
+
+
 def constant_prompt(
     character: Character, instructions: ConstantInstructions, context: PromptContext
 ) -> str:
@@ -87,8 +98,11 @@ def smalltalk_prompt(
     """A relaxed chat, with one topic in reserve for when the conversation stalls."""
     topic = _chooser(context).choice(SMALLTALK_TOPICS)
     return compose(
-        f"You are {character.name}, chatting with someone on a voice call. Be warm, curious "
-        "and easy-going, and let them steer the conversation.",
+        *_introduction(
+            f"You are {character.name}, chatting with someone on a voice call. Be warm, "
+            "curious and easy-going, and let them steer the conversation.",
+            instructions.persona,
+        ),
         situation(context.now, context.timezone),
         f"If the conversation needs a nudge, bring up this topic: {topic}. Ask about their "
         "own experience rather than giving a talk, ask one question at a time, and now and "
@@ -105,8 +119,11 @@ def quiz_show_prompt(
     theme = chooser.choice(QUIZ_THEMES)
     count = chooser.choice(QUIZ_QUESTION_COUNTS)
     return compose(
-        f"You are {character.name}, the host of a quiz played out loud on a voice call. "
-        f"Today's theme is {theme}.",
+        *_introduction(
+            f"You are {character.name}, the host of a quiz played out loud on a voice call.",
+            instructions.persona,
+            f"Today's theme is {theme}.",
+        ),
         f"Welcome the player, tell them the theme, and ask {count} questions, one at a time. "
         "Write the questions yourself: fair for a general audience, answerable in a few "
         "words, and a little harder as the game goes on. After each answer, say whether it "
@@ -130,14 +147,15 @@ def news_prompt(
 ) -> str:
     """Talk through the operator's headlines, or say plainly that there are none."""
     headlines = _clean_headlines(context.news_headlines)
-    opening = (
-        f"You are {character.name}, talking through today's news with someone on a voice call."
+    opening = _introduction(
+        f"You are {character.name}, talking through today's news with someone on a voice call.",
+        instructions.persona,
     )
     language = conversation_language(instructions.language, context)
     when = situation(context.now, context.timezone)
     if not headlines:
         return compose(
-            opening,
+            *opening,
             when,
             "You have no headlines today. If the person asks about the news, say honestly "
             "that you have no news to share right now, and never make up events. Offer to "
@@ -147,7 +165,7 @@ def news_prompt(
     first = _chooser(context).choice(headlines)
     listed = "\n".join(f"- {headline}" for headline in headlines)
     return compose(
-        opening,
+        *opening,
         when,
         f"These are today's headlines:\n{listed}",
         f"Start with this one: {first}",
@@ -164,8 +182,11 @@ def guess_animal_prompt(
     """A yes-or-no guessing game about a seeded animal."""
     animal = _chooser(context).choice(ANIMALS)
     return compose(
-        f"You are {character.name}, playing a guessing game on a voice call. You have "
-        f"secretly chosen an animal: the {animal}. Keep it a secret.",
+        *_introduction(
+            f"You are {character.name}, playing a guessing game on a voice call.",
+            instructions.persona,
+            f"You have secretly chosen an animal: the {animal}. Keep it a secret.",
+        ),
         "The person asks yes-or-no questions to work out which animal it is. Answer each "
         "one truthfully: yes, no, or, when neither is quite true, a few honest words. Do not "
         "say the animal's name, or a word that gives it away, until they guess it or give "
@@ -182,8 +203,11 @@ def unmute_explanation_prompt(
     """Explain the voice system accurately, without claiming details the prompt lacks."""
     opener = _chooser(context).choice(UNMUTE_OPENERS)
     return compose(
-        f"You are {character.name}, and you explain how this voice conversation works to "
-        "anyone who is curious, in plain words.",
+        *_introduction(
+            f"You are {character.name}, and you explain how this voice conversation works "
+            "to anyone who is curious, in plain words.",
+            instructions.persona,
+        ),
         "Here is what happens, so that you explain it accurately. While the person talks, a "
         "speech recognition model turns their voice into text. The text goes to a language "
         "model, which writes your replies; these instructions are its system prompt. A "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from unmute_server.characters.model import is_language_code
+from unmute_server.characters.languages import is_language_code
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,63 +1,14 @@
-"""Language codes to the words a prompt uses for them, and the one rule about which to speak."""
+"""The one rule about which language to speak, in the words a prompt uses for it."""
 
 from __future__ import annotations
 
-#: ISO 639-1 codes and their English names. A code missing here still works: the prompt
-#: names it by its code, which language models understand.
-LANGUAGE_NAMES: dict[str, str] = {
-    "ar": "Arabic",
-    "bg": "Bulgarian",
-    "ca": "Catalan",
-    "cs": "Czech",
-    "cy": "Welsh",
-    "da": "Danish",
-    "de": "German",
-    "el": "Greek",
-    "en": "English",
-    "es": "Spanish",
-    "et": "Estonian",
-    "eu": "Basque",
-    "fa": "Persian",
-    "fi": "Finnish",
-    "fr": "French",
-    "ga": "Irish",
-    "he": "Hebrew",
-    "hi": "Hindi",
-    "hr": "Croatian",
-    "hu": "Hungarian",
-    "id": "Indonesian",
-    "is": "Icelandic",
-    "it": "Italian",
-    "ja": "Japanese",
-    "ko": "Korean",
-    "lt": "Lithuanian",
-    "lv": "Latvian",
-    "nl": "Dutch",
-    "no": "Norwegian",
-    "pl": "Polish",
-    "pt": "Portuguese",
-    "ro": "Romanian",
-    "ru": "Russian",
-    "sk": "Slovak",
-    "sl": "Slovenian",
-    "sr": "Serbian",
-    "sv": "Swedish",
-    "sw": "Swahili",
-    "th": "Thai",
-    "tr": "Turkish",
-    "uk": "Ukrainian",
-    "vi": "Vietnamese",
-    "zh": "Chinese",
-}
+from unmute_server.characters.languages import (
+    LANGUAGE_NAMES,
+    language_name,
+    one_language_name,
+)
 
-
-def _one_name(code: str) -> str:
-    return LANGUAGE_NAMES.get(code, f"the language with ISO 639-1 code {code!r}")
-
-
-def language_name(code: str) -> str:
-    """``fr`` -> ``French``; a pair ``en/fr`` -> ``English or French``."""
-    return " or ".join(_one_name(part) for part in code.split("/"))
+__all__ = ["LANGUAGE_NAMES", "language_name", "language_rule"]
 
 
 def language_rule(code: str) -> str:
@@ -68,11 +19,12 @@ def language_rule(code: str) -> str:
     """
     first, _, second = code.partition("/")
     if second:
+        first_name, second_name = one_language_name(first), one_language_name(second)
         return (
-            f"You speak {_one_name(first)} and {_one_name(second)}. Answer in whichever of the "
-            f"two the person is using, and start in {_one_name(first)} when you cannot tell."
+            f"You speak {first_name} and {second_name}. Answer in whichever of the two the "
+            f"person is using, and start in {first_name} when you cannot tell."
         )
-    name = _one_name(first)
+    name = one_language_name(first)
     return (
         f"Answer in {name}. If the person speaks another language, keep answering in "
         f"{name}, simply and kindly."

@@ -1,7 +1,8 @@
 """The lists builders draw from with the session's seed.
 
 Reordering or editing a list changes which item a seed picks, and so the golden prompts in
-``tests/characters/golden/``; regenerate them on purpose (see "Golden prompts" in the README).
+``tests/characters/golden/``; regenerate them on purpose (see "Golden prompts" in
+docs/development.md).
 """
 
 from __future__ import annotations

@@ -1,25 +1,23 @@
-"""The README's JSON examples are events this server really reads and sends."""
+"""The documentation's JSON examples are events this server really reads and sends."""
 
 from __future__ import annotations
 
 import json
 import re
 import typing
-from pathlib import Path
 from typing import Any
 
 import pytest
 from openai.types.beta.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
 
+from tests.documentation import DOCUMENTATION
 from tests.server.conftest import SERVER_SCHEMA
 from unmute_server.protocol import audio_events
 from unmute_server.protocol.events import CLIENT_EVENT_TYPES, AnyServerEvent, parse_client_event
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-
 EXAMPLES: list[dict[str, Any]] = [
-    json.loads(block) for block in re.findall(r"```json\n(.*?)```", README, re.DOTALL)
+    json.loads(block) for block in re.findall(r"```json\n(.*?)```", DOCUMENTATION, re.DOTALL)
 ]
 
 CLIENT_EXAMPLES = [example for example in EXAMPLES if example["type"] in CLIENT_EVENT_TYPES]
