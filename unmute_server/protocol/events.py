@@ -245,6 +245,12 @@ class SessionConfigUpdate(ClientModel):
             changed = replace(changed, turn_detection=self.turn_detection)
         if "input_audio_transcription" in given:
             changed = replace(changed, input_audio_transcription=self.input_audio_transcription)
+        ga_input = None if self.audio is None else self.audio.input
+        if ga_input is not None:  # GA's places for the same two settings
+            if "turn_detection" in ga_input.model_fields_set:
+                changed = replace(changed, turn_detection=ga_input.turn_detection)
+            if "transcription" in ga_input.model_fields_set:
+                changed = replace(changed, input_audio_transcription=ga_input.transcription)
         return changed
 
 

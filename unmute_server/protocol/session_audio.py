@@ -106,13 +106,6 @@ class GaAudioOutput(GaAudioDirection):
     voice: Annotated[str, Field(max_length=1_024)] | None = None
 
 
-class GaAudioConfig(ClientModel):
-    """The GA ``session.audio`` object (noise reduction, speed, etc. are ignored)."""
-
-    input: GaAudioDirection | None = None
-    output: GaAudioOutput | None = None
-
-
 def ga_format(direction: GaAudioDirection | None) -> AudioFormat | None:
     """The format a GA ``audio.input`` / ``audio.output`` names, if it names one."""
     if direction is None or direction.format is None:
@@ -182,6 +175,23 @@ class InputAudioTranscription(_Setting):
         if value is not None and _ISO_639_1.fullmatch(value) is None:
             raise ValueError(f"language must be an ISO 639-1 code such as 'en', not {value[:16]!r}")
         return value
+
+
+class GaAudioInput(GaAudioDirection):
+    """``session.audio.input``: its ``format``, and GA's place for the turn detection and the
+    transcription settings (beta has them at the top of ``session``)."""
+
+    #: ``null`` turns server VAD off; left out keeps it as it is.
+    turn_detection: TurnDetection | None = None
+    #: ``null`` clears the client's transcription settings; left out keeps them.
+    transcription: InputAudioTranscription | None = None
+
+
+class GaAudioConfig(ClientModel):
+    """The GA ``session.audio`` object (noise reduction, speed, etc. are ignored)."""
+
+    input: GaAudioInput | None = None
+    output: GaAudioOutput | None = None
 
 
 @dataclass(frozen=True, slots=True)
