@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 
 from unmute_server.characters.model import Character
 from unmute_server.protocol.events import ClientEvent, ServerEvent
+from unmute_server.protocol.ga_events import GaServerEvent
 
 #: JSON Schema dialect of every generated file (pydantic emits draft 2020-12).
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -136,7 +137,20 @@ def server_events_schema() -> JsonSchema:
         TypeAdapter(ServerEvent).json_schema(mode="serialization"),
         "server-events.schema.json",
         "unmute-server server events",
-        "A JSON text frame the server sends on /v1/realtime.",
+        "A JSON text frame the server sends on /v1/realtime in the beta dialect (the "
+        "default); server-events-ga.schema.json is the GA dialect.",
+    )
+
+
+def ga_server_events_schema() -> JsonSchema:
+    """Every event the server sends on ``/v1/realtime`` to a client speaking the GA dialect."""
+    return with_header(
+        TypeAdapter(GaServerEvent).json_schema(mode="serialization"),
+        "server-events-ga.schema.json",
+        "unmute-server server events (OpenAI Realtime GA dialect)",
+        "A JSON text frame the server sends on /v1/realtime to a client speaking the GA "
+        "dialect (?dialect=ga, or a first session.update with session.type). "
+        "server-events.schema.json is the beta dialect, the default.",
     )
 
 
@@ -145,6 +159,7 @@ SCHEMA_FILES: dict[str, Callable[[], JsonSchema]] = {
     "character.schema.json": character_schema,
     "client-events.schema.json": client_events_schema,
     "server-events.schema.json": server_events_schema,
+    "server-events-ga.schema.json": ga_server_events_schema,
 }
 
 

@@ -188,6 +188,8 @@ async def test_serve_prints_the_real_port_serves_and_stops_cleanly_on_sigterm(
         assert port > 0
         async with aiohttp.ClientSession() as http:
             ws = await http.ws_connect(f"http://127.0.0.1:{port}/v1/realtime")
+            created = json.loads((await ws.receive(timeout=30)).data)
+            assert created["type"] == "session.created"
             await ws.send_str(json.dumps({"type": "session.characters.list"}))
             listed = json.loads((await ws.receive(timeout=30)).data)
             assert [item["name"] for item in listed["characters"]] == ["Ada", "Ben"]

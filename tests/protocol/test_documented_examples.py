@@ -61,3 +61,27 @@ def test_every_audio_server_event_has_an_example() -> None:
     assert audio_types | {"session.updated", "error"} == {
         example["type"] for example in AUDIO_SERVER_EXAMPLES
     }
+
+
+LIFECYCLE_EXAMPLES = [
+    example
+    for example in SERVER_EXAMPLES
+    if example["type"].startswith(("response.output_item.", "response.content_part."))
+    or example["type"] == "session.created"
+]
+
+
+@pytest.mark.parametrize("example", LIFECYCLE_EXAMPLES, ids=lambda example: example["type"])
+def test_every_lifecycle_example_is_valid_in_the_schema_and_the_sdk(
+    example: dict[str, Any],
+) -> None:
+    SERVER_SCHEMA.validate(example)
+    SDK_SERVER_EVENTS.validate_python(example)
+
+
+def test_session_created_and_the_item_lifecycle_have_examples() -> None:
+    assert {example["type"] for example in LIFECYCLE_EXAMPLES} == {
+        "session.created",
+        "response.output_item.added",
+        "response.content_part.done",
+    }

@@ -256,3 +256,18 @@ def test_session_updated_reports_the_settings_as_the_sdk_reads_them() -> None:
     assert read.session.input_audio_format == "pcm16"
     assert read.session.turn_detection is not None
     assert read.session.turn_detection.silence_duration_ms == 700
+
+
+def test_ga_turn_detection_and_transcription_are_read_where_ga_puts_them() -> None:
+    event = parse_client_event(
+        '{"type": "session.update", "session": {"type": "realtime", "audio": {"input": '
+        '{"turn_detection": null, "transcription": {"language": "fr"}}}}}'
+    )
+    assert isinstance(event, SessionUpdate)
+    audio = event.session.audio_settings(SessionAudio())
+    assert audio.turn_detection is None
+    assert audio.input_audio_transcription is not None
+    assert audio.input_audio_transcription.language == "fr"
+    kept = parse_client_event('{"type": "session.update", "session": {"audio": {"input": {}}}}')
+    assert isinstance(kept, SessionUpdate)
+    assert kept.session.audio_settings(SessionAudio()) == SessionAudio()

@@ -47,6 +47,7 @@ def _validator(name: str) -> jsonschema.protocols.Validator:
 
 CLIENT_SCHEMA = _validator("client-events.schema.json")
 SERVER_SCHEMA = _validator("server-events.schema.json")
+GA_SERVER_SCHEMA = _validator("server-events-ga.schema.json")
 
 
 # --------------------------------------------------------------------------- packs
@@ -112,8 +113,16 @@ def settings(packs_root: Path) -> Settings:
 class Realtime:
     """A WebSocket client of ``/v1/realtime`` that validates every event against the schemas."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        schema: jsonschema.protocols.Validator = SERVER_SCHEMA,
+    ) -> None:
         self.ws = ws
+        #: The committed schema of the dialect this client speaks.
+        self.schema = schema
+        #: The ``session.created`` the server sent on connect.
+        self.created: Json = {}
 
     async def send(self, event: Json) -> None:
         CLIENT_SCHEMA.validate(event)
@@ -127,7 +136,7 @@ class Realtime:
         message = await self.ws.receive(timeout=30)
         assert message.type is aiohttp.WSMsgType.TEXT, (message.type, message.data)
         event: Json = json.loads(message.data)
-        SERVER_SCHEMA.validate(event)
+        self.schema.validate(event)
         return event
 
     async def request(self, event: Json) -> Json:
@@ -183,6 +192,16 @@ class Realtime:
                 return message
 
 
+async def opened(
+    ws: aiohttp.ClientWebSocketResponse, schema: jsonschema.protocols.Validator = SERVER_SCHEMA
+) -> Realtime:
+    """The session on ``ws``, past the ``session.created`` every connection starts with."""
+    client = Realtime(ws, schema)
+    client.created = await client.receive()
+    assert client.created["type"] == "session.created", client.created
+    return client
+
+
 Connect = Callable[[], Awaitable[Realtime]]
 
 
@@ -193,9 +212,15 @@ class Server:
     app: web.Application
     client: TestClient[web.Request, web.Application]
 
-    async def connect(self, **kwargs: Any) -> Realtime:
-        ws = await self.client.ws_connect("/v1/realtime", **kwargs)
-        return Realtime(ws)
+    async def connect(
+        self,
+        path: str = "/v1/realtime",
+        schema: jsonschema.protocols.Validator = SERVER_SCHEMA,
+        **kwargs: Any,
+    ) -> Realtime:
+        """A session, past the ``session.created`` every connection starts with; every event
+        is checked against ``schema`` (the beta dialect's unless told)."""
+        return await opened(await self.client.ws_connect(path, **kwargs), schema)
 
     async def metrics(self) -> str:
         """This process's Prometheus text, as ``GET /metrics`` serves it."""

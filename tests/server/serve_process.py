@@ -50,9 +50,12 @@ class WorkerNotingClient:
         self.last_worker = int(params.response.headers.get(WORKER_HEADER, 0))
 
     async def connect(self, base: str) -> tuple[int, aiohttp.ClientWebSocketResponse]:
-        """A session on ``base`` and the pid of the process that took it."""
+        """A session on ``base`` (past the ``session.created`` every connection starts with)
+        and the pid of the process that took it."""
         ws = await self.http.ws_connect(f"{base}/v1/realtime")
         assert self.last_worker > 0
+        created = await ws.receive_json(timeout=30)
+        assert created["type"] == "session.created", created
         return self.last_worker, ws
 
 

@@ -117,6 +117,8 @@ async def test_the_header_timeout_leaves_requests_and_sessions_alone(serve_app: 
     async with aiohttp.ClientSession() as http:
         url = f"http://127.0.0.1:{served.port}"
         ws = await http.ws_connect(f"{url}/v1/realtime")
+        created = await ws.receive(timeout=30)
+        assert json.loads(created.data)["type"] == "session.created"
         await asyncio.sleep(1)  # past the header timeout: a session is not a pending request
         await ws.send_str('{"type": "session.characters.list"}')
         listed = await ws.receive(timeout=30)

@@ -143,25 +143,44 @@ async def test_a_response_streams_the_llms_text_in_order(server: Server, fake_ll
     events = await client.respond(event_id="r1")
     assert types(events) == [
         "response.created",
+        "response.output_item.added",
+        "conversation.item.created",
+        "response.content_part.added",
         "response.text.delta",
         "response.text.delta",
         "response.text.delta",
         "response.text.done",
+        "response.content_part.done",
+        "response.output_item.done",
         "response.done",
     ]
-    created, *deltas, done_text, done = events
+    created, item_added, item_created, part_added, *deltas = events[:7]
+    done_text, part_done, item_done, done = events[7:]
     response_id = created["response"]["id"]
     assert created["response"]["status"] == "in_progress"
     assert created["response"]["output"] == []
     item_id = deltas[0]["item_id"]
-    for delta in deltas:
+    in_progress = {
+        "id": item_id,
+        "object": "realtime.item",
+        "type": "message",
+        "status": "in_progress",
+        "role": "assistant",
+        "content": [],
+    }
+    assert (item_added["response_id"], item_added["item"]) == (response_id, in_progress)
+    assert (item_created["previous_item_id"], item_created["item"]) == ("u1", in_progress)
+    assert part_added["part"] == {"type": "text", "text": "", "transcript": None}
+    for delta in [part_added, *deltas, done_text, part_done]:
         assert (delta["response_id"], delta["item_id"]) == (response_id, item_id)
         assert (delta["output_index"], delta["content_index"]) == (0, 0)
     assert streamed_text(events) == "Hello there."
     assert done_text["text"] == "Hello there."
+    assert part_done["part"] == {"type": "text", "text": "Hello there.", "transcript": None}
     assert done["response"]["id"] == response_id
     assert done["response"]["status"] == "completed"
     assert done["response"]["status_details"] is None
+    assert done["response"]["output"] == [item_done["item"]]
     assert done["response"]["output"] == [
         {
             "id": item_id,
@@ -205,7 +224,7 @@ async def test_one_response_at_a_time(server: Server, fake_llm: FakeLLM) -> None
     client = await server.connect()
     await client.say("Hi")
     await client.send({"type": "response.create"})
-    created = await client.receive()
+    created, *_ = await client.receive_until("response.content_part.added")
     assert created["type"] == "response.created"
     await fake_llm.wait_until(lambda: len(fake_llm.requests) == 1)
     busy = await client.request({"type": "response.create", "event_id": "again"})
@@ -228,7 +247,7 @@ async def test_cancel_mid_stream_stops_it_and_closes_the_upstream_request(
     client = await server.connect()
     await client.say("Tell me a story")
     await client.send({"type": "response.create"})
-    created = await client.receive()
+    created, *_ = await client.receive_until("response.content_part.added")
     response_id = created["response"]["id"]
     streamed = await client.receive_until("response.text.delta")
     assert streamed[-1]["delta"] == "Once upon"
@@ -244,7 +263,9 @@ async def test_cancel_mid_stream_stops_it_and_closes_the_upstream_request(
     }
     assert done["output"][0]["status"] == "incomplete"
     assert done["output"][0]["content"] == [{"type": "text", "text": "Once upon a time"}]
-    assert events[-2] == {**events[-2], "type": "response.text.done", "text": "Once upon a time"}
+    assert events[-4] == {**events[-4], "type": "response.text.done", "text": "Once upon a time"}
+    assert types(events[-3:-1]) == ["response.content_part.done", "response.output_item.done"]
+    assert events[-2]["item"] == done["output"][0]
     await fake_llm.wait_until(lambda: fake_llm.requests[0].disconnected)
     # The session carries on, and the model is told what it had said.
     await client.say("Go on")
@@ -266,7 +287,7 @@ async def test_a_cancel_with_nothing_in_progress_is_refused_as_openai_does(
     fake_llm.enqueue(StreamReply(gate=gate))
     await client.say("Hi")
     await client.send({"type": "response.create"})
-    await client.receive()
+    await client.receive_until("response.content_part.added")
     wrong = await client.request({"type": "response.cancel", "response_id": "resp_other"})
     assert wrong["error"]["code"] == "response_cancel_not_active"
     assert wrong["error"]["param"] == "response_id"

@@ -21,17 +21,20 @@ async def test_a_voice_path_on_server_chooses_that_character(server: Server) -> 
     assert "You are Bob." in updated["session"]["instructions"]
 
 
-async def test_a_voice_path_no_character_has_is_unknown_and_changes_nothing(
+async def test_a_voice_path_no_character_has_is_unknown_and_keeps_the_character(
     server: Server,
 ) -> None:
     client = await server.connect()
     await client.update(voice="Alice")
-    refused = await client.update(voice="voices/zed.wav", instructions=SMALLTALK)
+    refused = await client.update(voice="voices/zed.wav", allow_recording=True)
     assert refused["error"]["code"] == "unknown_character"
     assert refused["error"]["param"] == "session.voice"
     assert "voices/zed.wav" in refused["error"]["message"]
-    kept = await client.update(allow_recording=True)
+    # The rest of the update applies (issue 10): session.updated follows, Alice kept.
+    kept = await client.receive()
+    assert kept["type"] == "session.updated"
     assert kept["session"]["voice"] == "Alice"
+    assert kept["session"]["allow_recording"] is True
     assert "You are Alice." in kept["session"]["instructions"]
 
 
@@ -46,6 +49,7 @@ async def test_a_voice_path_two_characters_share_is_refused_but_their_names_work
     client = await server.connect()
     refused = await client.update(voice="voices/ann.wav")
     assert refused["error"]["code"] == "unknown_character"
+    assert (await client.receive())["type"] == "session.updated"
     assert (await client.update(voice="Ben"))["session"]["voice"] == "Ben"
 
 

@@ -261,7 +261,8 @@ async def test_a_client_too_slow_for_a_stream_is_cut_off_with_1008(
     # About 16 MiB of deltas: far more than the socket buffers hold while nobody reads.
     fake_llm.enqueue(StreamReply(chunks=["x" * 32768] * 512))
     llm = LLMSettings(url=fake_llm.base_url, model=FAKE_MODEL)
-    server = await make_server(llm=llm, outbox_limit=2)
+    # Room for the burst a response starts with (response.created, the item and its part).
+    server = await make_server(llm=llm, outbox_limit=8)
     before = await server.metrics()
     bystander = await server.connect()
     url = server.client.make_url("/")

@@ -3,8 +3,8 @@
 ``AsyncOpenAI(websocket_base_url="ws://127.0.0.1:PORT/v1").beta.realtime.connect(model=...)``
 opens ``/v1/realtime?model=...`` with the ``websockets`` library, sends the SDK's own event
 shapes (with the fields it adds) and parses what comes back into its typed models. The beta
-client is the one used: its event names (``response.text.delta``) are the ones this server
-speaks; the GA client (``client.realtime``) names them ``response.output_text.delta``.
+client is the one used here; both clients, text and spoken turns, are in
+``test_openai_sdk_dialects``.
 
 Every server event is also validated against the SDK's pydantic models (``recv`` alone only
 constructs them unchecked), so a field the SDK requires and the server left out fails here.
@@ -50,6 +50,7 @@ async def test_the_openai_sdk_holds_a_text_conversation_with_a_character(
     fake_llm.default = StreamReply(chunks=["Bonjour", ", I am", " Alice."])
     server = await make_llm_server()
     async with sdk_client(server).beta.realtime.connect(model="unmute") as connection:
+        assert (await receive(connection)).type == "session.created"
         await connection.session.update(
             session={
                 "voice": "Alice",
@@ -84,15 +85,20 @@ async def test_the_openai_sdk_holds_a_text_conversation_with_a_character(
 
     assert [event.type for event in events] == [
         "response.created",
+        "response.output_item.added",
+        "conversation.item.created",
+        "response.content_part.added",
         "response.text.delta",
         "response.text.delta",
         "response.text.delta",
         "response.text.done",
+        "response.content_part.done",
+        "response.output_item.done",
         "response.done",
     ]
     text = "".join(event.delta for event in events if event.type == "response.text.delta")
     assert text == "Bonjour, I am Alice."
-    assert events[-2].text == text
+    assert events[-4].text == text
     done = events[-1].response
     assert done.status == "completed"
     assert done.id == events[0].response.id
@@ -108,6 +114,7 @@ async def test_the_sdk_gets_a_clear_error_for_an_event_the_server_does_not_know(
 ) -> None:
     server = await make_llm_server()
     async with sdk_client(server).beta.realtime.connect(model="unmute") as connection:
+        assert (await receive(connection)).type == "session.created"
         await connection.conversation.item.delete(item_id="msg_001", event_id="delete_1")
         error = await receive(connection)
         assert error.type == "error"

@@ -249,6 +249,7 @@ async def test_large_pipelined_answers_all_arrive_in_order(
         "127.0.0.1", server.client.port, receive_buffer=SMALL_SOCKET_BUFFER
     )
     raw_sockets.append(client)
+    assert (await read_event(client))["type"] == "session.created"
     for index in range(8):
         update = {"instructions": long_instructions(index)}
         client.send_text(json.dumps({"type": "session.update", "session": update}))
@@ -276,7 +277,10 @@ async def read_event(client: RawWebSocket) -> Json:
 async def test_a_huge_llm_delta_is_followed_by_its_response_done(
     make_llm_server: MakeServer, fake_llm: FakeLLM, raw_sockets: list[RawWebSocket]
 ) -> None:
-    text = "x" * 5_000_000
+    # The whole text travels five times (the delta, text.done, content_part.done,
+    # output_item.done, response.done), the last four in one burst: 2.5 MB keeps that burst
+    # within the default 16 MiB a client may leave unread.
+    text = "x" * 2_500_000
     fake_llm.enqueue(StreamReply(chunks=[text]))
     server = await make_llm_server()
     assert server.client.port is not None
@@ -284,20 +288,26 @@ async def test_a_huge_llm_delta_is_followed_by_its_response_done(
         "127.0.0.1", server.client.port, receive_buffer=SMALL_SOCKET_BUFFER
     )
     raw_sockets.append(client)
+    assert (await read_event(client))["type"] == "session.created"
     item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "go"}]}
     client.send_text(json.dumps({"type": "conversation.item.create", "item": item}))
     client.send_text('{"type": "response.create"}')
-    events = [await read_event(client) for _ in range(5)]
+    events = [await read_event(client) for _ in range(10)]
     assert [event["type"] for event in events] == [
         "conversation.item.created",
         "response.created",
+        "response.output_item.added",
+        "conversation.item.created",
+        "response.content_part.added",
         "response.text.delta",
         "response.text.done",
+        "response.content_part.done",
+        "response.output_item.done",
         "response.done",
     ]
-    assert events[2]["delta"] == text
-    assert events[4]["response"]["status"] == "completed"
-    assert events[4]["response"]["output"][0]["content"][0]["text"] == text
+    assert events[5]["delta"] == text
+    assert events[9]["response"]["status"] == "completed"
+    assert events[9]["response"]["output"][0]["content"][0]["text"] == text
     # The session is still usable afterwards.
     client.send_text('{"type": "session.characters.list"}')
     assert (await read_event(client))["type"] == "session.characters.listed"
@@ -326,6 +336,7 @@ async def flood_with_lists(server: Server, requests: int = REQUESTS) -> RawWebSo
     client = await RawWebSocket.connect(
         "127.0.0.1", server.client.port, receive_buffer=SMALL_SOCKET_BUFFER
     )
+    assert (await read_event(client))["type"] == "session.created"
     client.send_text('{"type": "session.characters.reload", "pack": "heavy"}')
     assert (await read_event(client))["type"] == "session.characters.reloaded"
     for _ in range(requests):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import aiohttp
@@ -28,6 +29,8 @@ async def test_shutdown_sends_1001_to_every_client_even_one_that_never_answers(
     raw_sockets.append(mute)
     async with aiohttp.ClientSession() as http:
         polite = await http.ws_connect(test_server.make_url("/v1/realtime"))
+        created = await polite.receive(timeout=30)
+        assert json.loads(created.data)["type"] == "session.created"
         hub = test_server.app[SESSIONS] if test_server.app is not None else None
         assert hub is not None
         await until(lambda: len(hub) == 2, "both sessions to open")
@@ -37,7 +40,10 @@ async def test_shutdown_sends_1001_to_every_client_even_one_that_never_answers(
         closed = await closing
     assert closed.type is aiohttp.WSMsgType.CLOSE
     assert closed.data == aiohttp.WSCloseCode.GOING_AWAY
-    # What the mute client would have read: the close frame with 1001, then the end.
+    # What the mute client would have read: its session.created, the close frame with 1001,
+    # then the end.
+    opcode, payload = await mute.read_frame()
+    assert (opcode, json.loads(payload)["type"]) == (0x1, "session.created")
     opcode, payload = await mute.read_frame()
     assert opcode == 0x8
     assert int.from_bytes(payload[:2], "big") == aiohttp.WSCloseCode.GOING_AWAY

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import random
 import sys
@@ -27,6 +28,7 @@ from tests.server.conftest import (
     Serve,
     Server,
     character_toml,
+    opened,
     sample_in,
     until,
     write_pack,
@@ -156,6 +158,10 @@ async def test_unknown_voice_is_an_error_and_keeps_the_previous_choice(server: S
     assert error["error"]["event_id"] == "e7"
     assert error["error"]["param"] == "session.voice"
     assert "Zed" in error["error"]["message"]
+    # The rest of the update (here nothing) still applies: session.updated follows.
+    updated = await client.receive()
+    assert updated["type"] == "session.updated"
+    assert updated["session"]["voice"] == "Alice"
     again = await client.update(allow_recording=False)
     assert again["session"]["voice"] == "Alice"
 
@@ -165,6 +171,7 @@ async def test_unknown_voice_names_the_closest_character(server: Server) -> None
     error = await client.update(voice="alcie")
     assert error["error"]["code"] == "unknown_character"
     assert "did you mean 'Alice'?" in error["error"]["message"]
+    assert (await client.receive())["type"] == "session.updated"  # the rest still applies
     far = await client.update(voice="Zed")
     assert "did you mean" not in far["error"]["message"]
 
@@ -386,6 +393,7 @@ async def test_two_sessions_never_see_each_others_packs(server: Server) -> None:
     assert updated_a["session"]["voice"] == "Bob"
     refused = await a.update(voice="Carol")
     assert refused["error"]["code"] == "unknown_character"
+    assert (await a.receive())["session"]["voice"] == "Bob"  # the rest applied, Bob kept
     assert (await b.update(voice="Carol"))["session"]["voice"] == "Carol"
     assert names(await b.list()) == list(SECOND_NAMES)
     assert names(await a.list()) == list(DEFAULT_NAMES)
@@ -706,6 +714,8 @@ async def test_a_peer_that_stops_answering_pings_is_dropped(
     raw_sockets.append(mute)
     await until(lambda: len(server.app[SESSIONS]) == 1, "the session to open")
     await until(lambda: len(server.app[SESSIONS]) == 0, "the mute peer to be dropped")
+    opcode, payload = await mute.read_frame()
+    assert (opcode, json.loads(payload)["type"]) == (0x1, "session.created")
     opcode, _payload = await mute.read_frame()
     assert opcode == 0x9  # what it never answered: a ping
     assert await mute.reader.read() == b""  # and then the server hung up
@@ -719,7 +729,7 @@ async def test_server_shutdown_closes_every_session_with_1001(
     before = sample_in(generate_latest().decode(), counter, {"code": "1001"})
     async with aiohttp.ClientSession() as http:
         sockets = [await http.ws_connect(test_server.make_url("/v1/realtime")) for _ in range(3)]
-        clients = [Realtime(ws) for ws in sockets]
+        clients = [await opened(ws) for ws in sockets]
         await clients[0].reload("second")
         waits = [asyncio.ensure_future(client.close_message()) for client in clients]
         await test_server.close()
@@ -734,7 +744,8 @@ async def test_over_the_session_limit_an_error_then_close_1013(make_server: Make
     server = await make_server(max_sessions=2)
     first = await server.connect()
     second = await server.connect()
-    third = await server.connect()
+    # Refused before its session starts: no session.created, an error at once.
+    third = Realtime(await server.client.ws_connect("/v1/realtime"))
     refused = await third.receive()
     assert refused["error"]["code"] == "too_many_sessions"
     closed = await third.close_message()
@@ -819,7 +830,7 @@ async def test_a_handler_bug_is_answered_internal_error_and_the_session_carries_
 
     app = web.Application()
     app.router.add_get("/v1/realtime", handler)
-    client = Realtime(await (await aiohttp_client(app)).ws_connect("/v1/realtime"))
+    client = await opened(await (await aiohttp_client(app)).ws_connect("/v1/realtime"))
     try:
         await client.send(
             {"type": "session.update", "event_id": "evt_1", "session": {"voice": "Alice"}}

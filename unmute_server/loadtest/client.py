@@ -16,6 +16,7 @@ import errno
 import json
 import time
 from collections.abc import Sequence
+from typing import Final
 
 import aiohttp
 
@@ -28,6 +29,9 @@ SUBPROTOCOLS = ("realtime",)
 
 #: ``compress=15`` offers permessage-deflate with a 32 KiB window, as browsers do.
 DEFLATE_WINDOW_BITS = 15
+
+#: How the server's first event starts: it answers no request.
+_CREATED: Final = '{"type":"session.created"'
 
 #: Message types that mean the connection is over.
 _ENDED = frozenset(
@@ -123,6 +127,9 @@ class VoiceClient:
         tally.sent[action.kind] += 1
         try:
             message = await ws.receive(timeout=self._answer_timeout)
+            if message.type is aiohttp.WSMsgType.TEXT and message.data.startswith(_CREATED):
+                # Every session starts with session.created; the answer follows it.
+                message = await ws.receive(timeout=self._answer_timeout)
         except TimeoutError:
             tally.errors["answer_timeout"] += 1
             return False

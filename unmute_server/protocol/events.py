@@ -58,6 +58,7 @@ from unmute_server.protocol.error_codes import (
     error_kind,
 )
 from unmute_server.protocol.session_audio import (
+    AUDIO_RATE,
     DEFAULT_TURN_DETECTION,
     UNSUPPORTED_AUDIO_FORMAT_ERROR,
     AudioFormat,
@@ -79,6 +80,7 @@ __all__ = [
     "WARNING_CODES",
     "AnyClientEvent",
     "AnyServerEvent",
+    "AudioContentPart",
     "AudioFormat",
     "CharacterSummary",
     "CharactersList",
@@ -95,6 +97,7 @@ __all__ = [
     "ErrorDetails",
     "ErrorEvent",
     "EventId",
+    "GaSessionAudio",
     "InputAudioBufferAppend",
     "InputAudioBufferClear",
     "InputAudioBufferCleared",
@@ -109,7 +112,9 @@ __all__ = [
     "InputText",
     "InvalidEvent",
     "ItemId",
+    "ItemStatus",
     "PackReport",
+    "RealtimeSession",
     "ResolvedSession",
     "Response",
     "ResponseAudioDelta",
@@ -117,10 +122,15 @@ __all__ = [
     "ResponseAudioTranscriptDelta",
     "ResponseAudioTranscriptDone",
     "ResponseCancel",
+    "ResponseContentPartAdded",
+    "ResponseContentPartDone",
     "ResponseCreate",
     "ResponseCreated",
     "ResponseDone",
     "ResponseError",
+    "ResponseOutputItemAdded",
+    "ResponseOutputItemDone",
+    "ResponsePart",
     "ResponseStatus",
     "ResponseStatusDetails",
     "ResponseTextDelta",
@@ -128,6 +138,7 @@ __all__ = [
     "ServerEvent",
     "SessionAudio",
     "SessionConfigUpdate",
+    "SessionCreated",
     "SessionUpdate",
     "SessionUpdated",
     "TurnDetection",
@@ -136,6 +147,7 @@ __all__ = [
     "error_event",
     "new_event_id",
     "parse_client_event",
+    "realtime_session",
     "warning_event",
 ]
 
@@ -154,6 +166,8 @@ class SessionConfigUpdate(ClientModel):
     ``allow_recording`` is the peer's consent flag. A field left out keeps its current value.
     """
 
+    #: GA's required ``"realtime"``: a client that sends it speaks GA (see :mod:`.dialect`).
+    type: Literal["realtime"] | None = None
     voice: str | None = None
     instructions: str | Instructions | None = None
     allow_recording: bool | None = None
@@ -166,6 +180,26 @@ class SessionConfigUpdate(ClientModel):
     input_audio_transcription: InputAudioTranscription | None = None
     #: GA shape: ``audio.input.format`` and ``audio.output.format``, mapped onto the formats.
     audio: GaAudioConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_voice(self) -> SessionConfigUpdate:
+        ga_voice = self.ga_voice
+        if self.voice is not None and ga_voice is not None and self.voice != ga_voice:
+            raise ValueError(
+                "'voice' and 'audio.output.voice' name different characters; give one of them"
+            )
+        return self
+
+    @property
+    def ga_voice(self) -> str | None:
+        """``audio.output.voice``, where GA puts the voice."""
+        output = None if self.audio is None else self.audio.output
+        return None if output is None else output.voice
+
+    @property
+    def character(self) -> str | None:
+        """The character asked for, from ``voice`` or GA's ``audio.output.voice``."""
+        return self.voice if self.voice is not None else self.ga_voice
 
     @model_validator(mode="after")
     def _one_format_each_way(self) -> SessionConfigUpdate:
@@ -211,6 +245,12 @@ class SessionConfigUpdate(ClientModel):
             changed = replace(changed, turn_detection=self.turn_detection)
         if "input_audio_transcription" in given:
             changed = replace(changed, input_audio_transcription=self.input_audio_transcription)
+        ga_input = None if self.audio is None else self.audio.input
+        if ga_input is not None:  # GA's places for the same two settings
+            if "turn_detection" in ga_input.model_fields_set:
+                changed = replace(changed, turn_detection=ga_input.turn_detection)
+            if "transcription" in ga_input.model_fields_set:
+                changed = replace(changed, input_audio_transcription=ga_input.transcription)
         return changed
 
 
@@ -431,6 +471,74 @@ class ResolvedSession(ServerModel):
     input_audio_transcription: InputAudioTranscription | None = None
 
 
+class GaAudioFormatShown(ServerModel):
+    """A format in the GA shape; only PCM16 has one (Ogg Opus is shown as ``null``)."""
+
+    type: Literal["audio/pcm"] = "audio/pcm"
+    rate: Literal[24000] = AUDIO_RATE
+
+
+class GaSessionInput(ServerModel):
+    """``session.audio.input`` in the GA shape: the input settings of :class:`ResolvedSession`."""
+
+    format: GaAudioFormatShown | None
+    turn_detection: TurnDetection | None
+    transcription: InputAudioTranscription | None
+
+
+class GaSessionOutput(ServerModel):
+    """``session.audio.output`` in the GA shape: the output format and the character (voice)."""
+
+    format: GaAudioFormatShown | None
+    voice: str | None
+
+
+class GaSessionAudio(ServerModel):
+    input: GaSessionInput
+    output: GaSessionOutput
+
+
+class RealtimeSession(ResolvedSession):
+    """:class:`ResolvedSession` in both dialects' shapes at once.
+
+    The beta fields at the top, and the GA ones beside them (``type``, ``audio.input``,
+    ``audio.output.voice``); each SDK reads its own and allows the others, so the one
+    ``session.created`` sent on connect, before a client has shown its dialect, is valid in
+    both. Build one with :func:`realtime_session`.
+    """
+
+    type: Literal["realtime"] = "realtime"
+    object: Literal["realtime.session"] = "realtime.session"
+    audio: GaSessionAudio
+
+
+def _shown(audio_format: AudioFormat | None) -> GaAudioFormatShown | None:
+    return GaAudioFormatShown() if audio_format is AudioFormat.PCM16 else None
+
+
+def realtime_session(session: ResolvedSession) -> RealtimeSession:
+    """``session`` with its GA view added (see :class:`RealtimeSession`)."""
+    return RealtimeSession(
+        **dict(session),
+        audio=GaSessionAudio(
+            input=GaSessionInput(
+                format=_shown(session.input_audio_format),
+                turn_detection=session.turn_detection,
+                transcription=session.input_audio_transcription,
+            ),
+            output=GaSessionOutput(format=_shown(session.output_audio_format), voice=session.voice),
+        ),
+    )
+
+
+class SessionCreated(ServerModel):
+    """Sent once on connect: the session as it starts, in both dialects' shapes."""
+
+    type: Literal["session.created"] = "session.created"
+    event_id: str = Field(default_factory=new_event_id)
+    session: RealtimeSession
+
+
 class SessionUpdated(ServerModel):
     type: Literal["session.updated"] = "session.updated"
     event_id: str = Field(default_factory=new_event_id)
@@ -474,15 +582,29 @@ class ContentPart(ServerModel):
     text: str
 
 
+class AudioContentPart(ServerModel):
+    """Speech in an item: ``input_audio`` in a user's spoken turn, ``audio`` in a spoken answer.
+
+    ``transcript`` is its text (``null`` until the person's speech is transcribed); the audio
+    itself travels in ``response.audio.delta`` events, never again inside an item.
+    """
+
+    type: Literal["input_audio", "audio"]
+    transcript: str | None
+
+
+ItemStatus = Literal["completed", "incomplete", "in_progress"]
+
+
 class ConversationItem(ServerModel):
     """A message in the conversation, as OpenAI's ``realtime.item``."""
 
     id: str
     object: Literal["realtime.item"] = "realtime.item"
     type: Literal["message"] = "message"
-    status: Literal["completed", "incomplete", "in_progress"]
+    status: ItemStatus
     role: Literal["user", "assistant"]
-    content: list[ContentPart]
+    content: list[ContentPart | AudioContentPart]
 
 
 class ConversationItemCreated(ServerModel):
@@ -492,6 +614,58 @@ class ConversationItemCreated(ServerModel):
     event_id: str = Field(default_factory=new_event_id)
     previous_item_id: str | None
     item: ConversationItem
+
+
+class ResponseOutputItemAdded(ServerModel):
+    """The assistant's item of response ``response_id`` exists (``in_progress``, no content)."""
+
+    type: Literal["response.output_item.added"] = "response.output_item.added"
+    event_id: str = Field(default_factory=new_event_id)
+    response_id: str
+    output_index: int = 0
+    item: ConversationItem
+
+
+class ResponseOutputItemDone(ServerModel):
+    """The assistant's item is final: its whole content, and ``incomplete`` when cut short."""
+
+    type: Literal["response.output_item.done"] = "response.output_item.done"
+    event_id: str = Field(default_factory=new_event_id)
+    response_id: str
+    output_index: int = 0
+    item: ConversationItem
+
+
+class ResponsePart(ServerModel):
+    """A content part as ``response.content_part.*`` carry it (beta and GA alike)."""
+
+    type: Literal["text", "audio"]
+    text: str | None = None
+    transcript: str | None = None
+
+
+class ResponseContentPartAdded(ServerModel):
+    """The assistant's item gains a part (``text``, or ``audio`` when the answer is spoken)."""
+
+    type: Literal["response.content_part.added"] = "response.content_part.added"
+    event_id: str = Field(default_factory=new_event_id)
+    response_id: str
+    item_id: str
+    output_index: int = 0
+    content_index: int = 0
+    part: ResponsePart
+
+
+class ResponseContentPartDone(ServerModel):
+    """The part is final: its whole text or transcript."""
+
+    type: Literal["response.content_part.done"] = "response.content_part.done"
+    event_id: str = Field(default_factory=new_event_id)
+    response_id: str
+    item_id: str
+    output_index: int = 0
+    content_index: int = 0
+    part: ResponsePart
 
 
 class ResponseError(ServerModel):
@@ -565,10 +739,15 @@ class ResponseDone(ServerModel):
 
 AnyServerEvent = (
     ErrorEvent
+    | SessionCreated
     | SessionUpdated
     | CharactersReloaded
     | CharactersListed
     | ConversationItemCreated
+    | ResponseOutputItemAdded
+    | ResponseOutputItemDone
+    | ResponseContentPartAdded
+    | ResponseContentPartDone
     | ResponseCreated
     | ResponseTextDelta
     | ResponseTextDone

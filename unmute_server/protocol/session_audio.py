@@ -100,11 +100,10 @@ class GaAudioDirection(ClientModel):
     format: GaAudioFormat | None = None
 
 
-class GaAudioConfig(ClientModel):
-    """The GA ``session.audio`` object (its voice, noise reduction, etc. are ignored)."""
+class GaAudioOutput(GaAudioDirection):
+    """``session.audio.output``: its ``format``, and ``voice``, GA's place for the character."""
 
-    input: GaAudioDirection | None = None
-    output: GaAudioDirection | None = None
+    voice: Annotated[str, Field(max_length=1_024)] | None = None
 
 
 def ga_format(direction: GaAudioDirection | None) -> AudioFormat | None:
@@ -176,6 +175,23 @@ class InputAudioTranscription(_Setting):
         if value is not None and _ISO_639_1.fullmatch(value) is None:
             raise ValueError(f"language must be an ISO 639-1 code such as 'en', not {value[:16]!r}")
         return value
+
+
+class GaAudioInput(GaAudioDirection):
+    """``session.audio.input``: its ``format``, and GA's place for the turn detection and the
+    transcription settings (beta has them at the top of ``session``)."""
+
+    #: ``null`` turns server VAD off; left out keeps it as it is.
+    turn_detection: TurnDetection | None = None
+    #: ``null`` clears the client's transcription settings; left out keeps them.
+    transcription: InputAudioTranscription | None = None
+
+
+class GaAudioConfig(ClientModel):
+    """The GA ``session.audio`` object (noise reduction, speed, etc. are ignored)."""
+
+    input: GaAudioInput | None = None
+    output: GaAudioOutput | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from unmute_server.conversation.conversation import (
 from unmute_server.llm import ChatBackend, LLMError
 from unmute_server.protocol.events import (
     AnyServerEvent,
+    AudioContentPart,
     ContentPart,
     ConversationItem,
     ConversationItemCreate,
@@ -39,10 +40,15 @@ from unmute_server.protocol.events import (
     ErrorCode,
     Response,
     ResponseCancel,
+    ResponseContentPartAdded,
+    ResponseContentPartDone,
     ResponseCreate,
     ResponseCreated,
     ResponseDone,
     ResponseError,
+    ResponseOutputItemAdded,
+    ResponseOutputItemDone,
+    ResponsePart,
     ResponseStatusDetails,
     ResponseTextDelta,
     ResponseTextDone,
@@ -263,6 +269,7 @@ class _ResponseEvents:
         elif isinstance(record, ResponseStarted):
             response = Response(id=record.response_id, status="in_progress", output=[])
             send(ResponseCreated(response=response))
+            self._item_started(record)
             if self._speak is not None:
                 self.speaker = self._speak(record.response_id, record.item_id)
         elif isinstance(record, TextDone):
@@ -277,6 +284,39 @@ class _ResponseEvents:
             await self._finish_speaking(record)
             self.done = True
             self._finished(record)
+
+    def _item_started(self, record: ResponseStarted) -> None:
+        """The assistant's item and its one part exist: ``text``, or ``audio`` when spoken."""
+        self.item_id = record.item_id
+        item = ConversationItem(
+            id=record.item_id, status="in_progress", role="assistant", content=[]
+        )
+        send = self._send
+        send(ResponseOutputItemAdded(response_id=record.response_id, item=item))
+        send(ConversationItemCreated(previous_item_id=self._conversation.last_item_id, item=item))
+        send(
+            ResponseContentPartAdded(
+                response_id=record.response_id,
+                item_id=record.item_id,
+                part=ResponsePart(type="audio", transcript="")
+                if self._speak is not None
+                else ResponsePart(type="text", text=""),
+            )
+        )
+
+    def _item_done(self, response_id: str, item: ConversationItem) -> None:
+        """The part and the item are final, just before ``response.done``."""
+        spoken = self._speak is not None
+        self._send(
+            ResponseContentPartDone(
+                response_id=response_id,
+                item_id=item.id,
+                part=ResponsePart(type="audio", transcript=self.text)
+                if spoken
+                else ResponsePart(type="text", text=self.text),
+            )
+        )
+        self._send(ResponseOutputItemDone(response_id=response_id, item=item))
 
     async def _finish_speaking(self, record: ResponseFinished) -> None:
         """Before ``response.done``: the answer's audio is all out (or stopped)."""
@@ -294,14 +334,19 @@ class _ResponseEvents:
             status = "cancelled"  # the words were all written, but not all heard
         output: list[ConversationItem] = []
         if self.item_id is not None:
-            output.append(
-                ConversationItem(
-                    id=self.item_id,
-                    status="completed" if status == "completed" else "incomplete",
-                    role="assistant",
-                    content=[ContentPart(type="text", text=self.text)],
-                )
+            content: ContentPart | AudioContentPart = (
+                AudioContentPart(type="audio", transcript=self.text)
+                if self._speak is not None
+                else ContentPart(type="text", text=self.text)
             )
+            item = ConversationItem(
+                id=self.item_id,
+                status="completed" if status == "completed" else "incomplete",
+                role="assistant",
+                content=[content],
+            )
+            self._item_done(record.response_id, item)
+            output.append(item)
         error = record.error
         if status == "completed":
             details = None

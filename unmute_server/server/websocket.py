@@ -40,6 +40,15 @@ from unmute_server.characters.pack import (
 from unmute_server.characters.registry import CharacterRegistry
 from unmute_server.characters.suggestions import closest_name
 from unmute_server.conversation.conversation import EmitStopped
+from unmute_server.protocol.dialect import (
+    BETA_HEADER,
+    DIALECT_PARAMETER,
+    Dialect,
+    DialectError,
+    frames,
+    requested_dialect,
+    shown_dialect,
+)
 from unmute_server.protocol.events import (
     AnyServerEvent,
     CharactersList,
@@ -50,6 +59,7 @@ from unmute_server.protocol.events import (
     ConversationItemCreate,
     DiagnosticReport,
     ErrorCode,
+    ErrorEvent,
     InputAudioBufferAppend,
     InputAudioBufferClear,
     InputAudioBufferCommit,
@@ -59,12 +69,14 @@ from unmute_server.protocol.events import (
     ResponseCancel,
     ResponseCreate,
     SessionAudio,
+    SessionCreated,
     SessionUpdate,
     SessionUpdated,
     encode,
     error_event,
     new_event_id,
     parse_client_event,
+    realtime_session,
 )
 from unmute_server.server import metrics
 from unmute_server.server.conversation_channel import ConversationChannel, SpeakerFactory
@@ -120,6 +132,12 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
     app = request.app
     settings = app[SETTINGS]
     hub = app[SESSIONS]
+    try:
+        dialect = requested_dialect(
+            request.query.get(DIALECT_PARAMETER), request.headers.get(BETA_HEADER)
+        )
+    except DialectError as refused:
+        raise web.HTTPBadRequest(text=str(refused)) from None
     ws = web.WebSocketResponse(
         # aiohttp refuses a message of max_msg_size bytes or more (uncompressed), so one
         # more: --max-message-bytes is the largest message accepted.
@@ -161,6 +179,7 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
         hub=hub,
         llm=app[LLM_BACKEND],
         voice_engines=app[VOICE],
+        dialect=dialect,
     )
     await connection.serve()
     return ws
@@ -221,6 +240,7 @@ class Connection:
         "_cutoff",
         "channel",
         "closed_with",
+        "dialect",
         "hub",
         "llm",
         "outbox",
@@ -243,6 +263,7 @@ class Connection:
         hub: SessionHub,
         llm: LLM = NO_LLM,
         voice_engines: VoiceEngines | None = None,
+        dialect: Dialect | None = None,
     ) -> None:
         self.ws = ws
         self.session = session
@@ -263,12 +284,15 @@ class Connection:
         self.closed_with: int | None = None
         #: The close of a client found too slow, once one has started.
         self._cutoff: asyncio.Task[None] | None = None
+        #: The dialect the client speaks; ``None`` until its first event shows it.
+        self.dialect = dialect
 
     async def serve(self) -> None:
         """Count among the open sessions, run the receive loop, then clean up after it."""
         outbox = self.outbox
         self.hub.add(self.ws, outbox.transport)
         try:
+            self._send_frame(encode(SessionCreated(session=realtime_session(self._resolved()))))
             await self.run()
         finally:
             # Bookkeeping first and without a pause, so it happens even if cancelled below.
@@ -338,7 +362,12 @@ class Connection:
             await asyncio.wait((self._cutoff,))
 
     def _send(self, event: AnyServerEvent) -> None:
-        self._send_frame(encode(event))
+        dialect = self.dialect
+        if dialect is None or dialect is Dialect.BETA:
+            self._send_frame(encode(event))
+        else:
+            for frame in frames(event, dialect):
+                self._send_frame(frame)
 
     def _send_frame(self, frame: bytes) -> None:
         if not self.outbox.put(frame):
@@ -425,6 +454,8 @@ class Connection:
             )
             return
         metrics.event_received(event.type)
+        if self.dialect is None:
+            self.dialect = shown_dialect(event)
         try:
             if isinstance(event, InputAudioBufferAppend):
                 voice = self.voice
@@ -463,47 +494,56 @@ class Connection:
     async def _update(self, event: SessionUpdate) -> None:
         config = event.session
         session = self.session
+        wanted = config.character
         try:
             session.update(
-                voice=config.voice,
+                voice=wanted,
                 instructions=config.instructions,
                 allow_recording=config.allow_recording,
             )
         except KeyError:
-            # A name is at most 64 characters; a longer voice gets no (quadratic) search.
-            wanted = config.voice or ""
-            close = closest_name(wanted, session.registry) if len(wanted) <= 64 else None
-            hint = f"; did you mean {close!r}?" if close is not None else ""
-            self._send(
-                error_event(
-                    ErrorCode.UNKNOWN_CHARACTER,
-                    f"no character named {_shorten(config.voice)!r} in pack "
-                    f"{session.registry.pack!r}, nor one alone with that voice "
-                    f"path_on_server{hint}; session.characters.list shows the names",
-                    event_id=event.event_id,
-                    param="session.voice",
-                )
-            )
-            return
+            # The rest of the update still applies: an OpenAI voice name (``alloy``) sent
+            # beside instructions must not cost the client its instructions.
+            self._send(self._unknown_voice(event, wanted or ""))
+            session.update(instructions=config.instructions, allow_recording=config.allow_recording)
         if self.channel is not None:
             self.channel.set_system_prompt(session.system_prompt)
         audio = config.audio_settings(self.voice.audio if self.voice else SessionAudio())
         voice = self.voice if audio == SessionAudio() else self._voice()
         if voice is not None:
             await voice.update(audio)
-        self._send(
-            SessionUpdated(
-                session=ResolvedSession(
-                    voice=session.voice,
-                    instructions=session.system_prompt,
-                    allow_recording=session.allow_recording,
-                    pack=session.registry.pack,
-                    input_audio_format=audio.input_format,
-                    output_audio_format=audio.output_format,
-                    turn_detection=audio.turn_detection,
-                    input_audio_transcription=audio.input_audio_transcription,
-                )
-            )
+        self._send(SessionUpdated(session=self._resolved(audio)))
+
+    def _resolved(self, audio: SessionAudio | None = None) -> ResolvedSession:
+        """The session as ``session.created`` and ``session.updated`` report it."""
+        session = self.session
+        if audio is None:
+            audio = self.voice.audio if self.voice is not None else SessionAudio()
+        return ResolvedSession(
+            voice=session.voice,
+            instructions=session.system_prompt,
+            allow_recording=session.allow_recording,
+            pack=session.registry.pack,
+            input_audio_format=audio.input_format,
+            output_audio_format=audio.output_format,
+            turn_detection=audio.turn_detection,
+            input_audio_transcription=audio.input_audio_transcription,
+        )
+
+    def _unknown_voice(self, event: SessionUpdate, wanted: str) -> ErrorEvent:
+        """The ``unknown_character`` error for a voice no character of the pack has."""
+        registry = self.session.registry
+        param = "session.voice" if event.session.voice is not None else "session.audio.output.voice"
+        # A name is at most 64 characters; a longer voice gets no (quadratic) search.
+        close = closest_name(wanted, registry) if len(wanted) <= 64 else None
+        hint = f"; did you mean {close!r}?" if close is not None else ""
+        return error_event(
+            ErrorCode.UNKNOWN_CHARACTER,
+            f"no character named {_shorten(wanted)!r} in pack {registry.pack!r}, nor one alone "
+            f"with that voice path_on_server{hint}; the rest of the update was applied; "
+            "session.characters.list shows the names",
+            event_id=event.event_id,
+            param=param,
         )
 
     def _list(self, event: CharactersList) -> None:
