@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -165,6 +167,29 @@ async def test_aclose_mid_speech_kills_espeak_and_leaves_no_child(
     assert [spoken async for spoken in audio] == []
     await synthesis.send_text("ignored after a barge-in")
     await synthesis.aclose()
+
+
+async def test_an_aclose_cancelled_midway_is_finished_by_the_engines_aclose(
+    tts: EmbeddedTextToSpeech,
+) -> None:
+    # A session torn down while its answer is being stopped cancels the stop itself; the
+    # espeak-ng processes must still be reaped by the time the engine closes, or they outlive
+    # the server's loop (an unclosed pipe transport at best, a zombie at worst).
+    synthesis = await tts.start(_voice("en"), "en")
+    await synthesis.send_text("words " * 100)
+    await synthesis.send_text("and more words " * 40)
+    audio = synthesis.audio()
+    await anext(audio)
+    assert _espeak_children()
+    closing = asyncio.create_task(synthesis.aclose())
+    await asyncio.sleep(0)  # it has cancelled the chunks and waits for them
+    closing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await closing
+    await tts.aclose()
+    assert _espeak_children() == []
+    pending = [task for task in asyncio.all_tasks() if "reap" in repr(task.get_coro())]
+    assert pending == []
 
 
 async def test_engine_aclose_stops_every_answer_in_flight(tts: EmbeddedTextToSpeech) -> None:

@@ -166,6 +166,7 @@ class _EspeakSynthesis:
         self._ended = False
         self._closed = False
         self._running = asyncio.Semaphore(MAX_RUNNING)
+        self._reaps: set[asyncio.Future[None]] = set()
         self._texts = 0  # send_text calls so far: the next chunk's index
         self.on_close: Callable[[_EspeakSynthesis], None] | None = None
 
@@ -207,16 +208,21 @@ class _EspeakSynthesis:
             position += 1
 
     async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._more.set()
+        """Stop every chunk and wait until each espeak-ng process is reaped.
+
+        A second call waits for what a first one, cancelled midway (a session torn down while
+        its answer was being stopped), left running, so the engine's own ``aclose`` at
+        shutdown leaves no process and no pipe behind the server's loop.
+        """
         tasks = [chunk.task for chunk in self._chunks if chunk.task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for chunk in self._chunks:
-            chunk.audio.put_nowait(None)
+        if not self._closed:
+            self._closed = True
+            self._more.set()
+            for task in tasks:
+                task.cancel()
+            for chunk in self._chunks:
+                chunk.audio.put_nowait(None)
+        await asyncio.gather(*tasks, *self._reaps, return_exceptions=True)
         if self.on_close is not None:
             self.on_close(self)
 
@@ -252,8 +258,12 @@ class _EspeakSynthesis:
             await _speak_with(process, chunk)
         finally:
             # Reaped whatever happened, cancellation included: no zombie is left, and no
-            # wait on a pipe nobody reads any more.
-            await asyncio.shield(reap(process))
+            # wait on a pipe nobody reads any more. Held in _reaps, so that a reap a second
+            # cancellation leaves running is still waited for by aclose.
+            reaping = asyncio.ensure_future(reap(process))
+            self._reaps.add(reaping)
+            reaping.add_done_callback(self._reaps.discard)
+            await asyncio.shield(reaping)
 
 
 async def _speak_with(process: asyncio.subprocess.Process, chunk: _Chunk) -> None:
