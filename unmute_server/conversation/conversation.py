@@ -24,6 +24,8 @@ from typing import Literal
 
 from unmute_server.llm import ChatBackend, ChatMessage, LLMError, LLMErrorCode
 
+from .context_window import ContextWindow
+
 logger = logging.getLogger(__name__)
 
 ResponseStatus = Literal["completed", "cancelled", "failed"]
@@ -204,7 +206,8 @@ class Conversation:
     The backend is shared by every session (one connection pool per process); everything else here
     belongs to this session alone. `backend=None` means no LLM is available: the conversation
     still records items, and `start_response` answers `LLMError('llm_unavailable')` with
-    `unavailable_reason` as its message.
+    `unavailable_reason` as its message. `window`, when the LLM's context is known, is what
+    every request is fitted into (the oldest turns left out); `None` sends the whole history.
     """
 
     __slots__ = (
@@ -216,6 +219,7 @@ class Conversation:
         "_observer",
         "_prompt",
         "_unavailable_reason",
+        "_window",
     )
 
     def __init__(
@@ -225,8 +229,10 @@ class Conversation:
         limits: HistoryLimits = DEFAULT_HISTORY_LIMITS,
         observer: LLMObserver | None = None,
         unavailable_reason: str = NO_LLM_REASON,
+        window: ContextWindow | None = None,
     ) -> None:
         self._backend = backend
+        self._window = window
         self._unavailable_reason = unavailable_reason
         self._limits = limits
         self._observer = observer if observer is not None else LLMObserver()
@@ -287,7 +293,9 @@ class Conversation:
 
         `ResponseStarted` has been emitted when this returns; the rest of the records follow from a
         task. Raises `ResponseInProgress` while another response streams, and `LLMError` with code
-        `llm_unavailable` when no LLM is configured (no response is created then).
+        `llm_unavailable` when no LLM is configured, or `llm_context_exceeded` when the system
+        prompt and the message to answer do not fit the LLM's context (no response is created
+        then).
         """
         async with self._control:
             await self._wait_if_finishing()
@@ -301,6 +309,12 @@ class Conversation:
                 self._observer.failed(LLMErrorCode.UNAVAILABLE)
                 raise LLMError(LLMErrorCode.UNAVAILABLE, self._unavailable_reason)
             messages = self._messages()
+            if self._window is not None:
+                try:
+                    messages = self._window.fit(messages)
+                except LLMError as refused:
+                    self._observer.failed(refused.code)
+                    raise
             entry = _Entry(_new_id("item"), "assistant", "")
             active = _Response(_new_id("resp"), entry, emit, time.monotonic())
             self._active = active
