@@ -315,6 +315,7 @@ class Conversation:
                 except LLMError as refused:
                     self._observer.failed(refused.code)
                     raise
+            messages = _merge_neighbours(messages)
             entry = _Entry(_new_id("item"), "assistant", "")
             active = _Response(_new_id("resp"), entry, emit, time.monotonic())
             self._active = active
@@ -457,20 +458,30 @@ class Conversation:
             del history[0]
 
     def _messages(self) -> list[ChatMessage]:
-        """The request: the system prompt, then the history with same-role neighbours merged.
+        """The request before fitting and merging: the system prompt, then the history.
 
-        Merging keeps the strict user/assistant alternation some chat templates demand when the
-        client sends two user messages in a row, or a response was cancelled before any text.
+        Fitting comes before merging, so that a message left out is one of the history's own
+        (a very long message that can never fit is left out alone, not merged into the next).
         """
         messages: list[ChatMessage] = []
         if self._prompt:
             messages.append(ChatMessage("system", self._prompt))
-        for entry in self._history:
-            if not entry.text:
-                continue
-            if messages and messages[-1].role == entry.role:
-                merged = f"{messages[-1].content}\n\n{entry.text}"
-                messages[-1] = ChatMessage(entry.role, merged)
-            else:
-                messages.append(ChatMessage(entry.role, entry.text))
+        messages.extend(
+            ChatMessage(entry.role, entry.text) for entry in self._history if entry.text
+        )
         return messages
+
+
+def _merge_neighbours(messages: list[ChatMessage]) -> list[ChatMessage]:
+    """`messages` with same-role neighbours merged into one.
+
+    Merging keeps the strict user/assistant alternation some chat templates demand when the
+    client sends two user messages in a row, or a response was cancelled before any text.
+    """
+    merged: list[ChatMessage] = []
+    for message in messages:
+        if merged and merged[-1].role == message.role:
+            merged[-1] = ChatMessage(message.role, f"{merged[-1].content}\n\n{message.content}")
+        else:
+            merged.append(message)
+    return merged
