@@ -16,6 +16,8 @@ digits, punctuation and accented letters often took a token each; random consona
 So a letter or space counts half a token and every other character as many tokens as its UTF-8
 bytes (a byte-level tokenizer never needs more); each message adds the chat template's tokens.
 It over-counts English prose about twofold: the price of never losing an answer to a miscount.
+Text that is no language (runs of random consonants) can take more tokens than the bound says;
+llama.cpp then refuses that request as before (`llm_http_error`).
 """
 
 from __future__ import annotations
