@@ -17,6 +17,11 @@ import aiohttp
 import psutil  # type: ignore[import-untyped]  # no stubs in the test extras
 import pytest
 
+from unmute_server.conversation.context_window import (
+    ANSWER_PRIMER_TOKENS,
+    estimate_tokens,
+    message_tokens,
+)
 from unmute_server.llm import ChatMessage, LLMSettings
 from unmute_server.llm.embedded import (
     EmbeddedLLM,
@@ -26,7 +31,7 @@ from unmute_server.llm.embedded import (
 )
 from unmute_server.llm.embedded_process import EmbeddedLLMProcess
 from unmute_server.llm.openai_backend import OpenAICompatibleBackend
-from unmute_server.llm.settings import BUNDLED_MODEL_NAME, EmbeddedLLMSettings
+from unmute_server.llm.settings import BUNDLED_MODEL_NAME, DEFAULT_CONTEXT, EmbeddedLLMSettings
 
 SHORT = 12
 
@@ -67,6 +72,7 @@ def test_it_listens_on_loopback_and_is_reached_with_its_own_settings(
         model=BUNDLED_MODEL_NAME,
         max_tokens=SHORT,
         slots=1,
+        context=DEFAULT_CONTEXT,
     )
 
 
@@ -139,3 +145,50 @@ def test_the_child_ends_when_its_parent_closes_its_standard_input() -> None:
     assert llm._process.stdin is not None
     llm._process.stdin.close()
     assert process.wait(timeout=10) == 0
+
+
+#: English and French as a conversation has them, with the digits, punctuation and accents that
+#: take a token each, and other scripts (counted by their bytes). Not random letters: a run of
+#: consonants such as "qwzx vbnm" takes 1.7 characters a token, below the bound's 2 (see
+#: docs/operations.md, "Fitting the context").
+TOKENIZER_SAMPLES = (
+    "Hello! Who are you? I would like to know what we can talk about today.",
+    "It's 3:45 p.m. on Tuesday, 12 March 2026; the weather's fine, isn't it?",
+    "Call 555-0134 or 020 7946 0958, order #48213, 12.5 kg at $19.99, ref ABX-9921-QZ.",
+    "Bonjour ! Qui êtes-vous ? J'aimerais savoir de quoi nous pouvons parler aujourd'hui.",
+    "Le général de Gaulle a prononcé l'appel du 18 juin 1940 à Londres ; c'était décisif.",
+    "Ça va très bien, merci. Où êtes-vous né ? À Québec, près du fleuve Saint-Laurent.",
+    "Emoji 🙂🚀, CJK 日本語, Ελληνικά, «guillemets» — and tabs\tand\nnew lines.",
+)
+
+
+async def test_the_token_bound_is_never_below_the_real_tokenizers_count(
+    embedded: EmbeddedLLMProcess,
+) -> None:
+    """What fitting a request into the context relies on: the estimate is an upper bound for
+    SmolLM2's tokenizer, message by message and for a whole templated request."""
+    base = embedded.url.removesuffix("/v1")
+    prompts = [
+        path.read_text(encoding="utf-8")
+        for path in sorted((Path(__file__).parents[2] / "character_packs").glob("*/*.toml"))
+    ]
+    async with aiohttp.ClientSession() as http:
+        for text in (*TOKENIZER_SAMPLES, *prompts):
+            body = {"content": text, "add_special": False}
+            async with http.post(f"{base}/tokenize", json=body) as response:
+                tokens = (await response.json())["tokens"]
+            assert estimate_tokens(text) >= len(tokens), text
+        messages = [
+            ChatMessage("system", prompts[0]),
+            *(
+                ChatMessage("user" if n % 2 == 0 else "assistant", text)
+                for n, text in enumerate(TOKENIZER_SAMPLES)
+            ),
+        ]
+        body = {
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": 1,
+        }
+        async with http.post(f"{base}/v1/chat/completions", json=body) as response:
+            prompt_tokens = (await response.json())["usage"]["prompt_tokens"]
+    assert sum(map(message_tokens, messages)) + ANSWER_PRIMER_TOKENS >= prompt_tokens

@@ -12,6 +12,7 @@ def test_codes_have_their_protocol_values() -> None:
         "llm_http_error",
         "llm_bad_stream",
         "llm_unavailable",
+        "llm_context_exceeded",
     }
 
 

@@ -41,6 +41,7 @@ def test_every_variable_is_read() -> None:
             "UNMUTE_LLM_FIRST_TOKEN_TIMEOUT": "7",
             "UNMUTE_LLM_TOTAL_TIMEOUT": "30",
             "UNMUTE_LLM_MAX_TOKENS": "256",
+            "UNMUTE_LLM_CONTEXT": "8192",
         }
     )
     assert settings == LLMSettings(
@@ -51,6 +52,7 @@ def test_every_variable_is_read() -> None:
         first_token_timeout=7.0,
         total_timeout=30.0,
         max_tokens=256,
+        context=8192,
     )
 
 

@@ -115,3 +115,23 @@ async def test_a_model_that_cannot_start_leaves_characters_served_and_says_why(
     assert error["type"] == "error"
     assert error["error"]["code"] == "llm_unavailable"
     assert error["error"]["message"] == reason
+
+
+async def test_a_long_conversation_keeps_getting_answers_past_the_models_context(
+    make_server: MakeServer,
+) -> None:
+    """The slot holds 1,024 tokens; each question is about 90 of them, so well before the tenth
+    turn the whole history no longer fits (llama.cpp refused it with HTTP 400, and the answer
+    was lost). Every turn must still be answered: the oldest turns are left out of the
+    request, the persona and the question being answered never are."""
+    server = await bundled_server(make_server, slots=1, max_tokens=8, context=1024)
+    client = await server.connect()
+    await client.update(voice="Nova")
+    for turn in range(10):
+        question = f"Question {turn}: " + "Tell me about the sea, the ships and the sailors. " * 8
+        await client.say(question)
+        events = await client.respond()
+        done = events[-1]
+        assert done["type"] == "response.done"
+        assert done["response"]["status"] == "completed", (turn, done)
+        assert "".join(texts(events)).strip()

@@ -192,10 +192,39 @@ def test_a_remote_llm_may_have_slots_too() -> None:
     assert llm == LLMSettings(url="http://127.0.0.1:8080/v1", model="m", slots=8)
 
 
+def test_a_remote_llm_has_a_context_only_when_one_is_given() -> None:
+    env = {"UNMUTE_LLM_URL": "http://127.0.0.1:8080/v1", "UNMUTE_LLM_MODEL": "m"}
+    assert Settings.from_environment(env).llm == LLMSettings(
+        url="http://127.0.0.1:8080/v1", model="m"
+    )
+    env["UNMUTE_LLM_CONTEXT"] = "8192"
+    llm = Settings.from_environment(env).llm
+    assert llm == LLMSettings(url="http://127.0.0.1:8080/v1", model="m", context=8192)
+    llm = Settings.from_environment(env, llm_flags={"--llm-context": "4096"}).llm
+    assert isinstance(llm, LLMSettings)
+    assert llm.context == 4096
+
+
+def test_the_llm_context_flag_sets_the_embedded_models_context() -> None:
+    llm = Settings.from_environment({}, llm_flags={"--llm-context": "1024"}).llm
+    assert llm == EmbeddedLLMSettings(context=1024)
+
+
 @pytest.mark.parametrize(
     ("env", "flags", "message"),
     [
         ({"UNMUTE_LLM": "big"}, {}, "UNMUTE_LLM must be one of embedded, remote, off, got 'big'"),
+        ({}, {"--llm-context": "0"}, "--llm-context must be a whole number of at least 1"),
+        (
+            {"UNMUTE_LLM_CONTEXT": "300", "UNMUTE_LLM_MAX_TOKENS": "280"},
+            {},
+            r"context \(300 tokens\) leaves fewer than 64 tokens for the prompt beside 280",
+        ),
+        (
+            {"UNMUTE_LLM_URL": "http://127.0.0.1/v1", "UNMUTE_LLM_MODEL": "m"},
+            {"--llm-context": "80"},
+            r"context \(80 tokens\) leaves fewer than 64 tokens for the prompt beside 20",
+        ),
         ({}, {"--llm": "big"}, "--llm must be one of embedded, remote, off"),
         ({}, {"--llm": "remote"}, "--llm is remote but UNMUTE_LLM_URL is not set"),
         (

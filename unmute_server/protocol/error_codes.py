@@ -31,6 +31,8 @@ class ErrorCode(enum.StrEnum):
     LLM_TIMEOUT = "llm_timeout"
     LLM_HTTP_ERROR = "llm_http_error"
     LLM_BAD_STREAM = "llm_bad_stream"
+    #: The system prompt, or it and the message to answer, do not fit the LLM's context.
+    LLM_CONTEXT_EXCEEDED = "llm_context_exceeded"
     #: Audio that cannot be read as the session's format (garbage, an Ogg page never completed).
     INVALID_AUDIO = "invalid_audio"
     #: Audio arrives faster than it is processed, past the session's buffered seconds.

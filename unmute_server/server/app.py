@@ -38,10 +38,11 @@ from unmute_server.characters.build_worker import BuildBudget, IsolatedBuilder
 from unmute_server.characters.folders import OpenFolder
 from unmute_server.characters.pack import PackChangedError, PackNameError, resolve_pack
 from unmute_server.characters.registry import RegistryCache
+from unmute_server.conversation.context_window import ContextWindow
 from unmute_server.conversation.news import NewsFeed, NewsFileError
 from unmute_server.conversation.prompt_source import PromptSource
 from unmute_server.llm import ChatBackend
-from unmute_server.llm.settings import EmbeddedLLMSettings
+from unmute_server.llm.settings import EmbeddedLLMSettings, answer_room
 from unmute_server.llm.slots import SlotLimitedBackend
 from unmute_server.server import metrics
 from unmute_server.server.cors import cors_middleware
@@ -179,7 +180,10 @@ async def _llm(app: web.Application) -> AsyncIterator[None]:
         # A slot is waited for at most as long as a first token would be.
         slots = SlotLimitedBackend(backend, remote.slots, wait_timeout=remote.first_token_timeout)
         backend = slots
-    app[LLM_BACKEND] = LLM(backend, chosen.kind, remote.model, slots=slots)
+    window = None
+    if remote.context is not None:
+        window = ContextWindow(remote.context, answer_room(remote.context, remote.max_tokens))
+    app[LLM_BACKEND] = LLM(backend, chosen.kind, remote.model, slots=slots, window=window)
     try:
         yield
     finally:

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import Final
 
+from unmute_server.conversation.context_window import ContextWindow
 from unmute_server.conversation.conversation import (
     NO_LLM_REASON,
     Conversation,
@@ -90,9 +91,10 @@ class ConversationChannel:
         system_prompt: str | None,
         *,
         unavailable_reason: str = NO_LLM_REASON,
+        window: ContextWindow | None = None,
     ) -> None:
         self.conversation = Conversation(
-            backend, observer=OBSERVER, unavailable_reason=unavailable_reason
+            backend, observer=OBSERVER, unavailable_reason=unavailable_reason, window=window
         )
         self.conversation.set_system_prompt(system_prompt)
         self._send = send
@@ -160,7 +162,7 @@ class ConversationChannel:
                 )
             )
             return False
-        except LLMError as refused:  # llm_unavailable: no response was created
+        except LLMError as refused:  # llm_unavailable, llm_context_exceeded: no response
             self._send(
                 error_event(ErrorCode(refused.code.value), refused.message, event_id=event_id)
             )

@@ -23,6 +23,7 @@ from unmute_server.characters.languages import language_problem
 from unmute_server.llm import LLMSettingsError
 from unmute_server.llm.settings import (
     ENV_API_KEY,
+    ENV_CONTEXT,
     ENV_LLM,
     ENV_MAX_TOKENS,
     ENV_MODEL,
@@ -522,6 +523,12 @@ LLM_OPTIONS: tuple[LLMOption, ...] = (
         ENV_THREADS,
         "--llm-threads",
         "CPU threads of the embedded model (default 1)",
+    ),
+    LLMOption(
+        ENV_CONTEXT,
+        "--llm-context",
+        "tokens of prompt and answer the LLM holds (one slot's, embedded default 2048); "
+        "requests leave out the oldest turns to fit it (remote default: unknown, all sent)",
     ),
     LLMOption(
         ENV_MAX_TOKENS,

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from unmute_server.characters.folders import OpenFolder
 from unmute_server.characters.registry import CharacterRegistry, RegistryCache
+from unmute_server.conversation.context_window import ContextWindow
 from unmute_server.conversation.conversation import NO_LLM_REASON
 from unmute_server.conversation.prompt_source import PromptSource
 from unmute_server.llm import ChatBackend
@@ -110,7 +111,8 @@ class LLM:
     ``kind`` is ``embedded``, ``remote`` or ``off`` (:data:`~unmute_server.llm.settings.LLMKind`);
     ``model`` the model's name; ``reason`` is set exactly when ``backend`` is ``None``: the
     message ``response.create`` is refused with (``llm_unavailable``) and ``/v1/health``
-    shows. ``slots`` is the backend's queue when it has one, for ``/v1/health``.
+    shows. ``slots`` is the backend's queue when it has one, for ``/v1/health``; ``window``
+    the context every request is fitted into, when the LLM's context is known.
     """
 
     backend: ChatBackend | None
@@ -118,6 +120,7 @@ class LLM:
     model: str | None = None
     reason: str = NO_LLM_REASON
     slots: SlotLimitedBackend | None = None
+    window: ContextWindow | None = None
 
 
 #: No LLM (``--llm off``, or a connection made without an application).

@@ -396,6 +396,7 @@ class Connection:
                 self._send,
                 self.session.system_prompt,
                 unavailable_reason=self.llm.reason,
+                window=self.llm.window,
             )
             self.channel = channel
         return channel
