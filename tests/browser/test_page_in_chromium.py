@@ -172,6 +172,8 @@ async def test_a_refused_microphone_says_why_and_typing_still_talks(
         await expect(page.locator("#transcript")).to_contain_text(
             "Alice: Of course. One cup of coffee coming right up."
         )
+        # The typed turn's answer is spoken in the character's voice too.
+        await wait_for_stat(page, "audioDeltas", 1)
         # Phone width: nothing is wider than the screen.
         assert await page.evaluate("document.documentElement.scrollWidth") <= 390
         await shoot(page, site, "6-phone-typed")

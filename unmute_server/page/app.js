@@ -296,6 +296,11 @@ byId("text-form").addEventListener("submit", async (event) => {
   input.value = "";
   await audio.ready().catch(() => {}); // the answer is spoken too, when the browser allows it
   line("You", "final").textContent = text;
+  if (!state.talking) {
+    // A session speaks its answers once it names an output format (or sends audio): typed
+    // turns are heard in the character's voice too.
+    session.send({ type: "session.update", session: { output_audio_format: "pcm16" } });
+  }
   session.send({
     type: "conversation.item.create",
     item: { type: "message", role: "user", content: [{ type: "input_text", text }] },
