@@ -309,3 +309,35 @@ async def test_the_frontends_whole_sequence_gets_what_the_frontend_reads(
     assert audio.startswith(b"OggS")  # pages its Opus decoder takes, in the format it sent
     assert seconds_of(audio, ogg_format=True) > 0.5
     assert received[-2]["response"]["status"] == "completed"
+
+
+async def test_talking_over_a_spoken_answer_tells_the_frontend_it_was_interrupted_by_vad(
+    make_server: MakeServer, fake_llm: FakeLLM
+) -> None:
+    long_answer = tuple(f"This is sentence {n} of a long answer. " for n in range(30))
+    fake_llm.enqueue(StreamReply(chunks=long_answer, delay=0.05), StreamReply(chunks=("Yes?",)))
+    server = await make_server(llm=LLMSettings(url=fake_llm.base_url, model=FAKE_MODEL))
+    client = await server.connect(protocols=("realtime",))
+    await client.update(voice="Alice")
+    for piece in frontend_audio():
+        await client.send({"type": "input_audio_buffer.append", "audio": piece})
+    first = await client.receive_until("response.audio.delta")
+    for piece in frontend_audio():  # the person talks over the answer
+        await client.send({"type": "input_audio_buffer.append", "audio": piece})
+    events = first + await client.receive_until("response.done")
+
+    assert events[-1]["response"]["status"] == "cancelled"
+    assert events[-2]["type"] == "unmute.interrupted_by_vad", [e["type"] for e in events[-5:]]
+    UNMUTE_MODELS["unmute.interrupted_by_vad"].validate_python(events[-2])
+    # The subtitles shown are whole words, each with the one space the frontend puts before it.
+    spoken = frontend_chat_history(events)[-1]
+    assert spoken["role"] == "assistant"
+    for line in spoken["content"].split("\n"):
+        assert line.startswith(" ") and line[1:].strip() == line[1:] and line[1:], repr(line)
+    answer_words = "".join(long_answer).split()
+    shown = [line[1:] for line in spoken["content"].split("\n")]
+    assert shown == answer_words[: len(shown)]  # what was heard, in order, nothing more
+    # The person's second turn is answered as usual.
+    answered = await client.receive_until("response.done")
+    assert answered[-1]["response"]["status"] == "completed"
+    assert "unmute.interrupted_by_vad" not in [e["type"] for e in answered]
