@@ -332,10 +332,11 @@ async def test_talking_over_a_spoken_answer_tells_the_frontend_it_was_interrupte
     # The subtitles shown are whole words, each with the one space the frontend puts before it.
     spoken = frontend_chat_history(events)[-1]
     assert spoken["role"] == "assistant"
-    for line in spoken["content"].split("\n"):
-        assert line.startswith(" ") and line[1:].strip() == line[1:] and line[1:], repr(line)
+    lines = spoken["content"].split("\n")
+    assert all(line.startswith(" ") for line in lines), lines
+    shown = [line[1:] for line in lines]
+    assert all(word and word == word.strip() for word in shown), shown
     answer_words = "".join(long_answer).split()
-    shown = [line[1:] for line in spoken["content"].split("\n")]
     assert shown == answer_words[: len(shown)]  # what was heard, in order, nothing more
     # The person's second turn is answered as usual.
     answered = await client.receive_until("response.done")

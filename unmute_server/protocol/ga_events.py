@@ -7,7 +7,8 @@ has each one passed through :func:`ga_events` on its way out. GA renames the ans
 ``response.output_audio_transcript.*``), names the assistant's content ``output_text`` and
 ``output_audio``, reports a new item with ``conversation.item.added`` where beta has
 ``conversation.item.created``, and follows it with ``conversation.item.done`` once the item is
-final (a person's spoken turn: once its transcription has ``completed`` or ``failed``). ``session.updated`` carries the session in both shapes (``type: "realtime"`` and
+final (a person's spoken turn: once its transcription has ``completed`` or ``failed``).
+``session.updated`` carries the session in both shapes (``type: "realtime"`` and
 ``audio.output.voice`` beside beta's fields). Every other event is the same in both dialects.
 
 Each model here validates against ``openai.types.realtime.RealtimeServerEvent`` (tests check
