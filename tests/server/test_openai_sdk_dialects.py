@@ -324,6 +324,31 @@ async def test_the_beta_client_speaks_and_hears_spoken_answers_as_beta_events(
     assert (output.content[0].type, output.content[0].transcript) == ("audio", "".join(ANSWER))
 
 
+async def test_a_beta_client_offering_the_realtime_subprotocol_still_gets_plain_beta(
+    make_server: MakeServer, fake_llm: FakeLLM
+) -> None:
+    """The SDKs offer no subprotocol unless told to: one told to is still known by its
+    ``OpenAI-Beta`` header, and never gets unmute's flavour (which its union refuses)."""
+    fake_llm.enqueue(StreamReply(chunks=ANSWER))
+    server = await llm_server(make_server, fake_llm)
+    options: Any = {"subprotocols": ["realtime"]}
+    client = sdk_client(server)
+    async with client.beta.realtime.connect(
+        model="unmute", websocket_connection_options=options
+    ) as connection:
+        await connection.conversation.item.create(
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Hi"}],
+            }
+        )
+        await connection.response.create()
+        events = await receive_until(connection, BETA_EVENTS, "response.done")
+
+    assert "".join(e.delta for e in events if e.type == "response.text.delta") == "".join(ANSWER)
+
+
 # --------------------------------------------------------------------------- choosing
 
 

@@ -151,10 +151,11 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
     # Which process took the session, for an operator (or a test) behind several workers.
     ws.headers[WORKER_PID_HEADER] = str(os.getpid())
     await ws.prepare(request)
-    # Only unmute's frontend offers the subprotocol (the OpenAI SDKs offer none): it gets
-    # the unmute flavour of the beta dialect, unless it asked for GA.
+    # Only unmute's frontend offers the subprotocol and shows nothing else (the OpenAI SDKs
+    # offer none unless told to, and the beta one sends its header): it gets the unmute
+    # flavour of the beta dialect. A query parameter or the header opts out.
     flavour = None
-    if ws.ws_protocol == UNMUTE_SUBPROTOCOL and dialect is not Dialect.GA:
+    if ws.ws_protocol == UNMUTE_SUBPROTOCOL and dialect is None:
         dialect, flavour = Dialect.BETA, UnmuteFlavour()
     transport = request.transport
     if transport is None:  # the client left during the handshake
