@@ -92,6 +92,23 @@ def assert_heard_the_words(transcript: str) -> None:
     assert "coffee" in transcript.lower().split(), transcript
 
 
+def assert_user_item_follows_commit(events: list[Any], item_event: str) -> str:
+    """The person's spoken turn is an item: right after ``input_audio_buffer.committed``, an
+    ``item_event`` for a user ``input_audio`` item of the same id, after the same previous
+    item, its transcript not yet known; the transcription events name that id too.
+    Returns the item's id."""
+    committed = next(e for e in events if e.type == "input_audio_buffer.committed")
+    item = events[events.index(committed) + 1]
+    assert item.type == item_event, item
+    assert (item.item.id, item.previous_item_id) == (committed.item_id, committed.previous_item_id)
+    assert (item.item.role, item.item.type) == ("user", "message")
+    assert [(part.type, part.transcript) for part in item.item.content] == [("input_audio", None)]
+    transcription = [e for e in events if e.type.startswith("conversation.item.input_audio_")]
+    assert transcription
+    assert {e.item_id for e in transcription} == {committed.item_id}
+    return str(committed.item_id)
+
+
 # --------------------------------------------------------------------------- GA
 
 
@@ -170,6 +187,16 @@ async def test_the_ga_client_speaks_and_hears_spoken_answers_as_ga_events(
     kinds = [event.type for event in events]
     completed = next(e for e in events if e.type.endswith("transcription.completed"))
     assert_heard_the_words(completed.transcript)
+    user_item_id = assert_user_item_follows_commit(events, "conversation.item.added")
+    # GA reports the person's item done once its transcript is known, after the transcript.
+    done = [e for e in events if e.type == "conversation.item.done"]
+    user_done = next(e for e in done if e.item.id == user_item_id)
+    assert events.index(user_done) > events.index(completed)
+    assert (user_done.item.role, user_done.item.content[0].type) == ("user", "input_audio")
+    assert user_done.item.content[0].transcript == completed.transcript
+    # A GA client's transcript, built as the SDK's users do: each item's text once it is done.
+    transcript = [(e.item.role, e.item.content[0].transcript) for e in done if e.item.content]
+    assert transcript == [("user", completed.transcript), ("assistant", "".join(ANSWER))]
     answer = kinds[kinds.index("response.created") :]
     for name in (
         "response.output_item.added",
@@ -277,6 +304,9 @@ async def test_the_beta_client_speaks_and_hears_spoken_answers_as_beta_events(
     kinds = [event.type for event in events]
     completed = next(e for e in events if e.type.endswith("transcription.completed"))
     assert_heard_the_words(completed.transcript)
+    assert assert_user_item_follows_commit(events, "conversation.item.created") == (
+        completed.item_id
+    )
     answer = kinds[kinds.index("response.created") :]
     for name in (
         "response.output_item.added",
@@ -292,6 +322,31 @@ async def test_the_beta_client_speaks_and_hears_spoken_answers_as_beta_events(
         assert name in answer, (name, answer)
     output = events[-1].response.output[0]
     assert (output.content[0].type, output.content[0].transcript) == ("audio", "".join(ANSWER))
+
+
+async def test_a_beta_client_offering_the_realtime_subprotocol_still_gets_plain_beta(
+    make_server: MakeServer, fake_llm: FakeLLM
+) -> None:
+    """The SDKs offer no subprotocol unless told to: one told to is still known by its
+    ``OpenAI-Beta`` header, and never gets unmute's flavour (which its union refuses)."""
+    fake_llm.enqueue(StreamReply(chunks=ANSWER))
+    server = await llm_server(make_server, fake_llm)
+    options: Any = {"subprotocols": ["realtime"]}
+    client = sdk_client(server)
+    async with client.beta.realtime.connect(
+        model="unmute", websocket_connection_options=options
+    ) as connection:
+        await connection.conversation.item.create(
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Hi"}],
+            }
+        )
+        await connection.response.create()
+        events = await receive_until(connection, BETA_EVENTS, "response.done")
+
+    assert "".join(e.delta for e in events if e.type == "response.text.delta") == "".join(ANSWER)
 
 
 # --------------------------------------------------------------------------- choosing

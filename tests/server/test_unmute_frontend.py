@@ -109,6 +109,23 @@ class UnmuteSpeechStopped(BaseModel):
     event_id: str
 
 
+class UnmuteAdditionalOutputs(BaseModel):
+    type: Literal["unmute.additional_outputs"]
+    event_id: str
+    args: Any
+
+
+class UnmuteResponseTextDeltaReady(BaseModel):
+    type: Literal["unmute.response.text.delta.ready"]
+    event_id: str
+    delta: str
+
+
+class UnmuteInterruptedByVAD(BaseModel):
+    type: Literal["unmute.interrupted_by_vad"]
+    event_id: str
+
+
 #: unmute's server events that this server sends, by type (its response.created needs a
 #: ``voice`` in the response, which the frontend never reads; it is not among them).
 UNMUTE_MODELS: dict[str, TypeAdapter[Any]] = {
@@ -123,8 +140,39 @@ UNMUTE_MODELS: dict[str, TypeAdapter[Any]] = {
         UnmuteTranscriptionDelta,
         UnmuteSpeechStarted,
         UnmuteSpeechStopped,
+        UnmuteAdditionalOutputs,
+        UnmuteResponseTextDeltaReady,
+        UnmuteInterruptedByVAD,
     )
 }
+
+
+def compress_chat_history(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``compressChatHistory`` of the frontend's ``chatHistory.ts``: a role's messages in a
+    row become one, joined by a line break (raw LLM tokens, which bring their own spacing,
+    verbatim)."""
+    compressed: list[dict[str, str]] = []
+    for message in messages:
+        if compressed and compressed[-1]["role"] == message["role"]:
+            separator = "" if message["role"] == "llm_raw" else "\n"
+            compressed[-1]["content"] += separator + message["content"]
+        else:
+            compressed.append(dict(message))
+    return compressed
+
+
+def frontend_chat_history(events: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The chat history ``Unmute.tsx`` builds from the events, then compresses for its
+    subtitles: the person's transcription deltas as they come, and each
+    ``response.text.delta`` with a space put before it ("The TTS doesn't include spaces in
+    its messages, so add a leading space")."""
+    raw: list[dict[str, str]] = []
+    for event in events:
+        if event["type"] == "conversation.item.input_audio_transcription.delta":
+            raw.append({"role": "user", "content": event["delta"]})
+        elif event["type"] == "response.text.delta":
+            raw.append({"role": "assistant", "content": " " + event["delta"]})
+    return compress_chat_history(raw)
 
 
 def frontend_audio() -> list[str]:
@@ -217,6 +265,7 @@ async def test_the_frontends_whole_sequence_gets_what_the_frontend_reads(
         for piece in frontend_audio():
             await ws.send_str(json.dumps({"type": "input_audio_buffer.append", "audio": piece}))
         await read_until("response.done")
+        await read_until("unmute.additional_outputs")  # the conversation, after the answer
     finally:
         await ws.close()
 
@@ -234,11 +283,62 @@ async def test_the_frontends_whole_sequence_gets_what_the_frontend_reads(
     assert any(e["type"].endswith("input_audio_transcription.delta") for e in received)
     completed = [e["transcript"] for e in received if e["type"].endswith("transcription.completed")]
     assert "coffee" in completed[-1].split(), completed
-    subtitles = "".join(e["delta"] for e in received if e["type"] == "response.text.delta")
-    assert subtitles == "".join(ANSWER)
+    # The answer's subtitles, rebuilt as the frontend builds them: one whole word per
+    # response.text.delta, no space of its own, so the space the frontend adds is the only one.
+    answer_text = "".join(ANSWER)
+    history = frontend_chat_history(received)
+    assert [message["role"] for message in history][-1] == "assistant", history
+    assert history[-1]["content"] == "\n".join(" " + word for word in answer_text.split())
+    # The answer's text as the LLM writes it, unmute's "ready" deltas (the frontend ignores
+    # them; unmute's tools read them), whole.
+    ready = [e["delta"] for e in received if e["type"] == "unmute.response.text.delta.ready"]
+    assert "".join(ready) == answer_text
+    # unmute's debug output, as the frontend reads it (data.args.debug_dict), after the turn.
+    outputs = [e for e in received if e["type"] == "unmute.additional_outputs"]
+    assert outputs
+    assert isinstance(outputs[-1]["args"]["debug_dict"], dict)
+    assert outputs[-1]["args"]["chat_history"][-2:] == [
+        {"role": "user", "content": completed[-1]},
+        {"role": "assistant", "content": answer_text},
+    ]
+    # unmute only records its audio "ready" events, it never sends them: neither does this.
+    assert not any(e["type"] == "unmute.response.audio.delta.ready" for e in received)
     audio = b"".join(
         base64.b64decode(e["delta"]) for e in received if e["type"] == "response.audio.delta"
     )
     assert audio.startswith(b"OggS")  # pages its Opus decoder takes, in the format it sent
     assert seconds_of(audio, ogg_format=True) > 0.5
-    assert received[-1]["response"]["status"] == "completed"
+    assert received[-2]["response"]["status"] == "completed"
+
+
+async def test_talking_over_a_spoken_answer_tells_the_frontend_it_was_interrupted_by_vad(
+    make_server: MakeServer, fake_llm: FakeLLM
+) -> None:
+    long_answer = tuple(f"This is sentence {n} of a long answer. " for n in range(30))
+    fake_llm.enqueue(StreamReply(chunks=long_answer, delay=0.05), StreamReply(chunks=("Yes?",)))
+    server = await make_server(llm=LLMSettings(url=fake_llm.base_url, model=FAKE_MODEL))
+    client = await server.connect(protocols=("realtime",))
+    await client.update(voice="Alice")
+    for piece in frontend_audio():
+        await client.send({"type": "input_audio_buffer.append", "audio": piece})
+    first = await client.receive_until("response.audio.delta")
+    for piece in frontend_audio():  # the person talks over the answer
+        await client.send({"type": "input_audio_buffer.append", "audio": piece})
+    events = first + await client.receive_until("response.done")
+
+    assert events[-1]["response"]["status"] == "cancelled"
+    assert events[-2]["type"] == "unmute.interrupted_by_vad", [e["type"] for e in events[-5:]]
+    UNMUTE_MODELS["unmute.interrupted_by_vad"].validate_python(events[-2])
+    # The subtitles shown are whole words, each with the one space the frontend puts before it.
+    spoken = frontend_chat_history(events)[-1]
+    assert spoken["role"] == "assistant"
+    lines = spoken["content"].split("\n")
+    assert all(line.startswith(" ") for line in lines), lines
+    shown = [line[1:] for line in lines]
+    assert all(word and word == word.strip() for word in shown), shown
+    answer_words = "".join(long_answer).split()
+    assert shown == answer_words[: len(shown)]  # what was heard, in order, nothing more
+    # The person's second turn is answered as usual.
+    answered = await client.receive_until("response.done")
+    assert answered[-1]["response"]["status"] == "completed"
+    assert "unmute.interrupted_by_vad" not in [e["type"] for e in answered]

@@ -69,6 +69,11 @@ from unmute_server.protocol.session_audio import (
     TurnDetection,
     ga_format,
 )
+from unmute_server.protocol.unmute_events import (
+    UnmuteAdditionalOutputs,
+    UnmuteInterruptedByVad,
+    UnmuteResponseTextDeltaReady,
+)
 
 __all__ = [
     "CLIENT_EVENTS",
@@ -142,6 +147,9 @@ __all__ = [
     "SessionUpdate",
     "SessionUpdated",
     "TurnDetection",
+    "UnmuteAdditionalOutputs",
+    "UnmuteInterruptedByVad",
+    "UnmuteResponseTextDeltaReady",
     "UserMessage",
     "encode",
     "error_event",
@@ -763,6 +771,10 @@ AnyServerEvent = (
     | ResponseAudioDone
     | ResponseAudioTranscriptDelta
     | ResponseAudioTranscriptDone
+    # Only to kyutai-labs/unmute's frontend (see .unmute_flavour).
+    | UnmuteAdditionalOutputs
+    | UnmuteResponseTextDeltaReady
+    | UnmuteInterruptedByVad
 )
 
 ServerEvent = Annotated[AnyServerEvent, Field(discriminator="type")]

@@ -7,7 +7,8 @@ has each one passed through :func:`ga_events` on its way out. GA renames the ans
 ``response.output_audio_transcript.*``), names the assistant's content ``output_text`` and
 ``output_audio``, reports a new item with ``conversation.item.added`` where beta has
 ``conversation.item.created``, and follows it with ``conversation.item.done`` once the item is
-final. ``session.updated`` carries the session in both shapes (``type: "realtime"`` and
+final (a person's spoken turn: once its transcription has ``completed`` or ``failed``).
+``session.updated`` carries the session in both shapes (``type: "realtime"`` and
 ``audio.output.voice`` beside beta's fields). Every other event is the same in both dialects.
 
 Each model here validates against ``openai.types.realtime.RealtimeServerEvent`` (tests check
@@ -257,6 +258,9 @@ _REPLACED: Final = frozenset(
         "response.audio.done",
         "response.audio_transcript.delta",
         "response.audio_transcript.done",
+        # Sent as they are, then the person's item done (its transcript known, or not to be).
+        "conversation.item.input_audio_transcription.completed",
+        "conversation.item.input_audio_transcription.failed",
     }
 )
 
@@ -299,6 +303,15 @@ def _ga_item(item: ConversationItem) -> GaConversationItem:
             )
             content.append(GaAudioContent(type=audio_kind, transcript=part.transcript))
     return GaConversationItem(id=item.id, status=item.status, role=item.role, content=content)
+
+
+def _awaits_transcript(item: GaConversationItem) -> bool:
+    """A person's spoken turn before it is transcribed: its ``conversation.item.done`` waits
+    for the transcription's ``completed`` (or ``failed``), as OpenAI's does."""
+    return any(
+        isinstance(part, GaAudioContent) and part.type == "input_audio" and part.transcript is None
+        for part in item.content
+    )
 
 
 def _ga_response(response: Response) -> GaResponse:
@@ -389,9 +402,20 @@ def _ga_lifecycle(event: AnyServerEvent) -> tuple[AnyGaServerEvent, ...]:
         added = GaConversationItemAdded(
             event_id=event.event_id, previous_item_id=event.previous_item_id, item=item
         )
-        if item.status == "in_progress":
+        if item.status == "in_progress" or _awaits_transcript(item):
             return (added,)
         return (added, GaConversationItemDone(previous_item_id=event.previous_item_id, item=item))
+    if isinstance(event, InputAudioTranscriptionCompleted | InputAudioTranscriptionFailed):
+        transcript = (
+            event.transcript if isinstance(event, InputAudioTranscriptionCompleted) else None
+        )
+        spoken = GaConversationItem(
+            id=event.item_id,
+            status="completed",
+            role="user",
+            content=[GaAudioContent(type="input_audio", transcript=transcript)],
+        )
+        return (event, GaConversationItemDone(previous_item_id=None, item=spoken))
     if isinstance(event, ResponseOutputItemAdded):
         return (
             GaResponseOutputItemAdded(

@@ -29,6 +29,9 @@ from unmute_server.protocol.audio_events import (
 )
 from unmute_server.protocol.events import (
     AnyServerEvent,
+    AudioContentPart,
+    ConversationItem,
+    ConversationItemCreated,
     ErrorCode,
     InputAudioBufferAppend,
     InputAudioBufferClear,
@@ -285,6 +288,18 @@ class VoiceChannel:
             send(
                 InputAudioBufferCommitted(
                     previous_item_id=record.previous_item_id, item_id=record.item_id
+                )
+            )
+            # As OpenAI does: the turn is the person's item now, its transcript still to come.
+            send(
+                ConversationItemCreated(
+                    previous_item_id=record.previous_item_id,
+                    item=ConversationItem(
+                        id=record.item_id,
+                        status="completed",
+                        role="user",
+                        content=[AudioContentPart(type="input_audio", transcript=None)],
+                    ),
                 )
             )
         elif isinstance(record, TranscriptCompleted):

@@ -78,6 +78,7 @@ from unmute_server.protocol.events import (
     parse_client_event,
     realtime_session,
 )
+from unmute_server.protocol.unmute_flavour import UNMUTE_SUBPROTOCOL, UnmuteFlavour
 from unmute_server.server import metrics
 from unmute_server.server.conversation_channel import ConversationChannel, SpeakerFactory
 from unmute_server.server.logs import SESSION_ID
@@ -101,8 +102,8 @@ from unmute_server.server.voice_channel import VoiceChannel, VoiceEngines
 
 logger = logging.getLogger(__name__)
 
-#: The WebSocket subprotocol accepted when a client offers it (as OpenAI clients do).
-SUBPROTOCOLS: Final = ("realtime",)
+#: The WebSocket subprotocol accepted when a client offers it (unmute's frontend does).
+SUBPROTOCOLS: Final = (UNMUTE_SUBPROTOCOL,)
 
 #: The handshake's header naming the process (its pid) that serves the session.
 WORKER_PID_HEADER: Final = "X-Unmute-Worker-Pid"
@@ -150,6 +151,12 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
     # Which process took the session, for an operator (or a test) behind several workers.
     ws.headers[WORKER_PID_HEADER] = str(os.getpid())
     await ws.prepare(request)
+    # Only unmute's frontend offers the subprotocol and shows nothing else (the OpenAI SDKs
+    # offer none unless told to, and the beta one sends its header): it gets the unmute
+    # flavour of the beta dialect. A query parameter or the header opts out.
+    flavour = None
+    if ws.ws_protocol == UNMUTE_SUBPROTOCOL and dialect is None:
+        dialect, flavour = Dialect.BETA, UnmuteFlavour()
     transport = request.transport
     if transport is None:  # the client left during the handshake
         return ws
@@ -180,6 +187,7 @@ async def realtime(request: web.Request) -> web.WebSocketResponse:
         llm=app[LLM_BACKEND],
         voice_engines=app[VOICE],
         dialect=dialect,
+        flavour=flavour,
     )
     await connection.serve()
     return ws
@@ -241,6 +249,7 @@ class Connection:
         "channel",
         "closed_with",
         "dialect",
+        "flavour",
         "hub",
         "llm",
         "outbox",
@@ -264,6 +273,7 @@ class Connection:
         llm: LLM = NO_LLM,
         voice_engines: VoiceEngines | None = None,
         dialect: Dialect | None = None,
+        flavour: UnmuteFlavour | None = None,
     ) -> None:
         self.ws = ws
         self.session = session
@@ -286,6 +296,8 @@ class Connection:
         self._cutoff: asyncio.Task[None] | None = None
         #: The dialect the client speaks; ``None`` until its first event shows it.
         self.dialect = dialect
+        #: unmute's frontend's events, on a connection that negotiated its subprotocol.
+        self.flavour = flavour
 
     async def serve(self) -> None:
         """Count among the open sessions, run the receive loop, then clean up after it."""
@@ -362,6 +374,11 @@ class Connection:
             await asyncio.wait((self._cutoff,))
 
     def _send(self, event: AnyServerEvent) -> None:
+        flavour = self.flavour
+        if flavour is not None:
+            for shown in flavour.events(event):
+                self._send_frame(encode(shown))
+            return
         dialect = self.dialect
         if dialect is None or dialect is Dialect.BETA:
             self._send_frame(encode(event))
