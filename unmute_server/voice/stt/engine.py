@@ -51,6 +51,15 @@ class SpeechToText(Protocol):
         """
         ...
 
+    @property
+    def down_reason(self) -> str | None:
+        """Why the engine is down, when it knows (``None`` when up, or when it cannot tell)."""
+        ...
+
+    async def warm(self) -> None:
+        """Prepare what a first utterance needs (called once at start-up); never raises."""
+        ...
+
     async def probe(self) -> bool:
         """Whether the engine can transcribe now, answered within a bounded time."""
         ...
