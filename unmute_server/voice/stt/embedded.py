@@ -17,6 +17,10 @@ waiting meanwhile shares that one load, which a probe's time-out never cancels (
 that restarted on every probe would never finish on a busy machine). :attr:`down_reason` says
 why the engine is down.
 
+Live words: pocketsphinx revises its live hypothesis as it hears more ("if", "fellow", "if loaf"
+in one second), so a word is reported (``on_partial``) only once every hypothesis over the last
+:data:`STABLE_SECONDS` of audio agrees on it; see :mod:`unmute_server.voice.transcript_stream`.
+
 English only: the model is en-US. Another language is refused (``unsupported``), never guessed.
 """
 
@@ -26,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+from collections import deque
 from typing import Any, Final
 
 import numpy as np
@@ -35,10 +40,13 @@ from unmute_server.voice.audio import Pcm, duration
 from unmute_server.voice.errors import VoiceEngineError, VoiceErrorCode
 from unmute_server.voice.stt import _sphinx_wire as wire
 from unmute_server.voice.stt.engine import PartialCallback
+from unmute_server.voice.transcript_stream import stable_words
 
 #: ISO 639-1 codes the model speaks.
 LANGUAGES: Final = frozenset({"en"})
 WORKER_MODULE: Final = "unmute_server.voice.stt._sphinx_worker"
+#: How much audio a live word must survive unrevised before it is reported.
+STABLE_SECONDS: Final = 0.5
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +264,10 @@ class _EmbeddedTranscription:
         self._on_partial = on_partial
         self._answer_timeout = answer_timeout
         self._lock = asyncio.Lock()
-        self._partial = ""
+        self._stable: list[str] = []
+        # (seconds fed, words): the live hypotheses of the last STABLE_SECONDS, and the one
+        # before them.
+        self._recent: deque[tuple[float, list[str]]] = deque()
         self._fed_seconds = 0.0
 
     async def feed(self, pcm: Pcm) -> None:
@@ -266,10 +277,21 @@ class _EmbeddedTranscription:
             samples = np.ascontiguousarray(pcm, dtype="<f4").tobytes()
             self._fed_seconds += duration(pcm)
             hypothesis = await self._ask(wire.FEED, samples, wire.HYPOTHESIS, self._answer_timeout)
-            text = hypothesis.decode()
-            if text and text != self._partial:
-                self._partial = text
-                self._on_partial(text)
+            self._heard(hypothesis.decode().split())
+
+    def _heard(self, words: list[str]) -> None:
+        """Report the words that became stable with this hypothesis, if any."""
+        recent = self._recent
+        recent.append((self._fed_seconds, words))
+        horizon = self._fed_seconds - STABLE_SECONDS
+        while len(recent) > 1 and recent[1][0] <= horizon:
+            recent.popleft()
+        if recent[0][0] > horizon:
+            return  # not yet STABLE_SECONDS of hypotheses
+        agreed = stable_words([hypothesis for _, hypothesis in recent])
+        if len(agreed) > len(self._stable) and agreed[: len(self._stable)] == self._stable:
+            self._stable = agreed
+            self._on_partial(" ".join(agreed))
 
     async def finish(self) -> str:
         async with self._lock:

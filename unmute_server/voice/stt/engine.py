@@ -13,8 +13,11 @@ from typing import Protocol
 
 from unmute_server.voice.audio import Pcm
 
-#: Called with the whole hypothesis so far (not a delta) each time it changes; may be called
-#: from the event loop only. An engine that has no partials never calls it.
+#: Called with the *stable* transcript so far (not a delta): words the engine will not revise
+#: in its live output, each call extending the last (the listener sends what a call adds as a
+#: delta, and words once sent are never taken back; see
+#: :mod:`unmute_server.voice.transcript_stream`). From the event loop only. An engine that has
+#: no partials never calls it.
 PartialCallback = Callable[[str], None]
 
 
