@@ -206,3 +206,42 @@ async def test_the_embedded_engines_run_nicer_than_the_server_by_default(
                 seen["worker" if kind == "worker" else "espeak"].add(child.nice())
     assert seen["worker"] == {min(19, own + DEFAULT_WORKER_NICENESS)}
     assert seen["espeak"] <= {min(19, own + DEFAULT_WORKER_NICENESS)}
+
+
+def deltas_and_transcript(events: list[dict[str, Any]]) -> tuple[str, str]:
+    """A turn's deltas joined as a client joins them, and its completed transcript."""
+    deltas = "".join(
+        event["delta"]
+        for event in events
+        if event["type"] == "conversation.item.input_audio_transcription.delta"
+    )
+    completed = next(e for e in events if e["type"].endswith("transcription.completed"))
+    return deltas, completed["transcript"]
+
+
+async def test_the_deltas_of_a_spoken_pcm16_turn_add_up_to_its_transcript(
+    make_server: MakeServer, fake_llm: FakeLLM
+) -> None:
+    client = await talk(make_server, fake_llm)
+    await client.update(voice="Alice")
+    audio = speech_fixtures.pcm16_bytes(FIXTURE) + pcm16(silence(1.5))
+    for event in appends(audio):
+        await client.send(event)
+    events = await client.receive_until("conversation.item.input_audio_transcription.completed")
+    deltas, transcript = deltas_and_transcript(events)
+    assert_heard_the_words(transcript)
+    assert deltas == transcript
+
+
+async def test_the_deltas_of_a_committed_ogg_opus_turn_add_up_to_its_transcript(
+    make_server: MakeServer, fake_llm: FakeLLM
+) -> None:
+    client = await talk(make_server, fake_llm)
+    await client.update(voice="Bob", turn_detection=None)
+    for event in appends(speech_fixtures.ogg_bytes(FIXTURE), size=2_000):
+        await client.send(event)
+    await client.send({"type": "input_audio_buffer.commit"})
+    events = await client.receive_until("conversation.item.input_audio_transcription.completed")
+    deltas, transcript = deltas_and_transcript(events)
+    assert_heard_the_words(transcript)
+    assert deltas == transcript

@@ -86,6 +86,9 @@ async def test_a_spoken_turn_is_transcribed_answered_by_the_character_and_spoken
     )
     completed = next(e for e in events if e["type"].endswith("transcription.completed"))
     assert completed["transcript"] == "hello there friend"
+    # Each word the server sends is final: one delta each, joining to the transcript.
+    deltas = [e["delta"] for e in events if e["type"].endswith("transcription.delta")]
+    assert deltas == ["hello", " there", " friend"]
     # The LLM got the transcript as the user's message, under the character's prompt.
     request = fake_llm.requests[-1]
     assert request.messages[-1] == {"role": "user", "content": "hello there friend"}

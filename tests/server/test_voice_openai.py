@@ -53,6 +53,10 @@ async def test_a_spoken_turn_goes_through_the_openai_audio_endpoints(
 
     completed = next(e for e in events if e["type"].endswith("transcription.completed"))
     assert completed["transcript"] == "hello there how are you"
+    # No partials from this API: the whole transcript is the turn's one delta, so the deltas
+    # still join to the completed transcript.
+    deltas = [e["delta"] for e in events if e["type"].endswith("transcription.delta")]
+    assert deltas == ["hello there how are you"]
     heard = audio_api.transcriptions[-1]
     assert heard.model == "whisper-1"
     assert heard.duration > 1.0  # the whole utterance was posted, not a fragment

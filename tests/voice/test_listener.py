@@ -55,6 +55,11 @@ class SlowEngine:
         del language, on_partial
         return SlowTranscription()
 
+    down_reason = None
+
+    async def warm(self) -> None:
+        return None
+
     async def probe(self) -> bool:
         return True
 
@@ -149,6 +154,11 @@ class StalledEngine:
     async def start(self, language: str, on_partial: PartialCallback) -> StalledTranscription:
         del language, on_partial
         return StalledTranscription(self.gate, self.fed)
+
+    down_reason = None
+
+    async def warm(self) -> None:
+        return None
 
     async def probe(self) -> bool:
         return True

@@ -206,6 +206,10 @@ async def _voice(app: web.Application) -> AsyncIterator[None]:
     )
     logger.info("voice: speech-to-text %s, text-to-speech %s", engines.stt.name, engines.tts.name)
     app[VOICE] = engines
+    # Before the first request: a model loaded in a health probe's two seconds may never finish
+    # on a busy machine. The load runs in the engine's worker process, not on the event loop;
+    # a failure is the health check's stt_reason, and text sessions still work.
+    await engines.stt.warm()
     try:
         yield
     finally:

@@ -30,7 +30,8 @@ async def health(request: web.Request) -> web.Response:
 
     ``ok`` is true when the speech engines answer their probes (within
     :data:`PROBE_SECONDS`) and an LLM is available; ``stt_up``, ``tts_up`` and ``llm_up`` say
-    which part is missing, as kyutai-labs/unmute's frontend reads them. ``llm`` says which
+    which part is missing, as kyutai-labs/unmute's frontend reads them, and ``voice.stt_reason``
+    why the speech-to-text is down when the engine knows. ``llm`` says which
     LLM it is (``embedded``, ``remote`` or ``off``), its model, why it is down, and how its
     slots are used. The engines' and the LLM's URLs and keys are never shown: any may be a
     secret.
@@ -48,7 +49,11 @@ async def health(request: web.Request) -> web.Response:
             "llm_up": llm_up,
             # kyutai-labs/unmute's frontend offers an upload when this is true; we clone no voices.
             "voice_cloning_up": False,
-            "voice": {"stt": engines.stt.name, "tts": engines.tts.name},
+            "voice": {
+                "stt": engines.stt.name,
+                "tts": engines.tts.name,
+                "stt_reason": None if stt_up else engines.stt.down_reason,
+            },
             "sessions": len(request.app[SESSIONS]),
             "default_pack": {
                 "name": default.pack,

@@ -48,6 +48,7 @@ from unmute_server.voice.records import (
     VoiceProblem,
 )
 from unmute_server.voice.stt.engine import SpeechToText, Transcription
+from unmute_server.voice.transcript_stream import transcript_of_record
 from unmute_server.voice.transcription_feed import FeedBudget, TranscriptionFeed
 from unmute_server.voice.turns import SpeechStarted, TurnDetection, TurnDetector, TurnEvent
 
@@ -367,22 +368,26 @@ class Listener:
         """Partials of ``turn``, as deltas: they may arrive after the turn ended (an engine
         that lags behind the audio) but never after its final transcript."""
 
-        def partial(hypothesis: str) -> None:
+        def partial(stable: str) -> None:
             if turn.completed or self._closed:
                 return
-            hypothesis = " ".join(hypothesis.split())
-            shown = turn.shown
-            if not hypothesis.startswith(shown) or len(hypothesis) == len(shown):
-                return  # a revision: the client sees it in the final transcript
-            turn.shown = hypothesis
+            words, shown = stable.split(), turn.shown.split()
+            if len(words) <= len(shown) or words[: len(shown)] != shown:
+                return  # not an extension: words once sent are never taken back
             if not shown:
                 self._hooks.on_first_partial(time.perf_counter() - turn.opened_at)
-            delta = hypothesis[len(shown) :] if shown else hypothesis
-            elapsed = (self._samples_in - turn.start_sample) / SAMPLE_RATE
             with contextlib.suppress(EmitStopped):
-                self._hooks.emit(TranscriptDelta(turn.item_id, delta, round(elapsed, 3)))
+                self._send_delta(turn, " ".join(words))
 
         return partial
+
+    def _send_delta(self, turn: _Turn, text: str) -> None:
+        """Send what ``text`` adds to what ``turn`` has shown (``text`` extends it)."""
+        delta = text[len(turn.shown) :]
+        turn.shown = text
+        if delta:
+            elapsed = (self._samples_in - turn.start_sample) / SAMPLE_RATE
+            self._hooks.emit(TranscriptDelta(turn.item_id, delta, round(elapsed, 3)))
 
     async def _feed(self, turn: _Turn, pcm: Pcm, busy: float) -> None:
         """Queue ``pcm`` for ``turn``'s engine; waits only while the feed is full."""
@@ -456,7 +461,7 @@ class Listener:
                 await turn.feed.drained()
                 if turn.feed.failed:
                     return  # reported as the turn's failure already
-            transcript = " ".join((await stt.finish()).split())
+            final = await stt.finish()
         except VoiceEngineError as failed:
             turn.completed = True
             self._hooks.emit(TranscriptFailed(turn.item_id, failed.code.value, failed.message))
@@ -469,6 +474,9 @@ class Listener:
         if self._closed:
             return
         self._hooks.on_final(time.perf_counter() - turn.ended_at)
+        # The deltas join to the completed transcript (see transcript_stream).
+        transcript = transcript_of_record(turn.shown, final)
+        self._send_delta(turn, transcript)
         self._hooks.emit(TranscriptCompleted(turn.item_id, transcript))
         if transcript:
             await self._hooks.on_turn(turn.item_id, transcript)

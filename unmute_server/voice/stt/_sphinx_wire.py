@@ -24,7 +24,7 @@ FINISH: Final = b"E"
 ABORT: Final = b"A"
 
 # Answers (worker to server).
-#: Sent once, when the model is loaded.
+#: Sent once, when the model is loaded (or ERROR with the reason it could not be).
 READY: Final = b"R"
 OK: Final = b"K"
 #: The partial hypothesis so far, UTF-8 (may be empty).

@@ -110,8 +110,14 @@ class Utterance:
 
 
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
-    """Answer requests until the server closes the pipe."""
-    decoder, live, batch = load_decoder()
+    """Answer requests until the server closes the pipe; a model that cannot load is
+    reported (``ERROR`` with the reason instead of ``READY``) so the server can say why."""
+    try:
+        decoder, live, batch = load_decoder()
+    except Exception as error:
+        answers.write(wire.encode(wire.ERROR, f"{type(error).__name__}: {error}".encode()))
+        answers.flush()
+        return
 
     def answer(kind: bytes, payload: bytes = b"") -> None:
         answers.write(wire.encode(kind, payload))

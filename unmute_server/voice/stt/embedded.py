@@ -10,6 +10,17 @@ waits up to ``busy_timeout`` seconds for one, then fails as unavailable rather t
 bound. Workers run ``niceness`` nicer than the server once their model is loaded, so the event
 loop wins a busy core.
 
+Warm from the start: the server calls :meth:`warm` once at start-up, so the first session and the
+first health probe find a loaded worker. :meth:`probe` checks that the pool has a live worker; it
+loads a model only when none is alive (the last one died), and then every probe and ``warm``
+waiting meanwhile shares that one load, which a probe's time-out never cancels (a model load
+that restarted on every probe would never finish on a busy machine). :attr:`down_reason` says
+why the engine is down.
+
+Live words: pocketsphinx revises its live hypothesis as it hears more ("if", "fellow", "if loaf"
+in one second), so a word is reported (``on_partial``) only once every hypothesis over the last
+:data:`STABLE_SECONDS` of audio agrees on it; see :mod:`unmute_server.voice.transcript_stream`.
+
 English only: the model is en-US. Another language is refused (``unsupported``), never guessed.
 """
 
@@ -17,8 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
-from typing import Final
+from collections import deque
+from typing import Any, Final
 
 import numpy as np
 
@@ -27,10 +40,15 @@ from unmute_server.voice.audio import Pcm, duration
 from unmute_server.voice.errors import VoiceEngineError, VoiceErrorCode
 from unmute_server.voice.stt import _sphinx_wire as wire
 from unmute_server.voice.stt.engine import PartialCallback
+from unmute_server.voice.transcript_stream import stable_words
 
 #: ISO 639-1 codes the model speaks.
 LANGUAGES: Final = frozenset({"en"})
 WORKER_MODULE: Final = "unmute_server.voice.stt._sphinx_worker"
+#: How much audio a live word must survive unrevised before it is reported.
+STABLE_SECONDS: Final = 0.5
+
+logger = logging.getLogger(__name__)
 
 
 class EmbeddedSpeechToText:
@@ -59,6 +77,9 @@ class EmbeddedSpeechToText:
         self._lent: set[_Worker] = set()  # holding an utterance
         self._changed = asyncio.Condition()
         self._spawning: set[asyncio.Task[None]] = set()
+        self._warming: asyncio.Task[None] | None = None
+        self._checking: asyncio.Task[bool] | None = None
+        self._down_reason: str | None = None
         self._closed = False
 
     @property
@@ -87,24 +108,77 @@ class EmbeddedSpeechToText:
             raise
         return _EmbeddedTranscription(self, worker, on_partial, self._answer_timeout)
 
-    async def probe(self) -> bool:
-        """True once a worker has loaded the model (starts one if there is none)."""
+    @property
+    def down_reason(self) -> str | None:
+        """Why the last warm-up failed (``None`` while the pool is up or never tried)."""
         if self._closed:
-            return False
-        if self._idle or self.busy:
-            return True
+            return "the speech-to-text is shut down"
+        return None if self._live_workers() else self._down_reason
+
+    async def warm(self) -> None:
+        """Have one loaded worker in the pool; never raises (a failure is
+        :attr:`down_reason`). Concurrent calls share one load, which cancelling a caller
+        does not cancel."""
+        if self._closed or self._live_workers():
+            return
+        if self._warming is None:
+            self._warming = asyncio.get_running_loop().create_task(
+                self._warm_once(), name="voice stt warm-up"
+            )
+        await asyncio.shield(self._warming)
+
+    async def probe(self) -> bool:
+        """True when a worker of the pool answers (loading one only if none is alive).
+        Concurrent probes share one check, which cancelling a probe does not cancel."""
+        if self._checking is None:
+            self._checking = asyncio.get_running_loop().create_task(
+                self._check_once(), name="voice stt probe"
+            )
+        return await asyncio.shield(self._checking)
+
+    async def _check_once(self) -> bool:
         try:
-            worker = await self._acquire()
-        except VoiceEngineError:
-            return False
-        await self._release(worker)
-        return True
+            if self._idle:
+                # An idle worker's process may have died unseen: ask it (a no-op request).
+                worker = self._idle.pop()
+                self._lent.add(worker)
+                with contextlib.suppress(VoiceEngineError):
+                    await worker.ask(wire.ABORT, b"", wire.OK, self._answer_timeout)
+                await self._release(worker)
+            await self.warm()
+            return bool(self._live_workers())
+        finally:
+            self._checking = None
+
+    def _live_workers(self) -> list[_Worker]:
+        """The loaded workers whose process still runs; idle ones that died are dropped."""
+        dead = [worker for worker in self._idle if not worker.alive]
+        for worker in dead:
+            self._idle.remove(worker)
+            self._workers.discard(worker)
+        return [worker for worker in self._workers if worker.alive]
+
+    async def _warm_once(self) -> None:
+        try:
+            worker = await self._spawn()
+        except VoiceEngineError as failed:
+            self._down_reason = failed.message
+            logger.warning("the embedded speech-to-text is down: %s", failed.message)
+            return
+        finally:
+            self._warming = None
+        self._down_reason = None
+        async with self._changed:
+            self._idle.append(worker)
+            self._changed.notify()
 
     async def aclose(self) -> None:
         self._closed = True
-        for task in list(self._spawning):
+        starting: list[asyncio.Task[Any]] = [*self._spawning]
+        starting += [task for task in (self._warming, self._checking) if task is not None]
+        for task in starting:
             task.cancel()
-        await asyncio.gather(*self._spawning, return_exceptions=True)
+        await asyncio.gather(*starting, return_exceptions=True)
         workers = list(self._workers)
         self._workers.clear()
         self._idle.clear()
@@ -190,7 +264,10 @@ class _EmbeddedTranscription:
         self._on_partial = on_partial
         self._answer_timeout = answer_timeout
         self._lock = asyncio.Lock()
-        self._partial = ""
+        self._stable: list[str] = []
+        # (seconds fed, words): the live hypotheses of the last STABLE_SECONDS, and the one
+        # before them.
+        self._recent: deque[tuple[float, list[str]]] = deque()
         self._fed_seconds = 0.0
 
     async def feed(self, pcm: Pcm) -> None:
@@ -200,10 +277,21 @@ class _EmbeddedTranscription:
             samples = np.ascontiguousarray(pcm, dtype="<f4").tobytes()
             self._fed_seconds += duration(pcm)
             hypothesis = await self._ask(wire.FEED, samples, wire.HYPOTHESIS, self._answer_timeout)
-            text = hypothesis.decode()
-            if text and text != self._partial:
-                self._partial = text
-                self._on_partial(text)
+            self._heard(hypothesis.decode().split())
+
+    def _heard(self, words: list[str]) -> None:
+        """Report the words that became stable with this hypothesis, if any."""
+        recent = self._recent
+        recent.append((self._fed_seconds, words))
+        horizon = self._fed_seconds - STABLE_SECONDS
+        while len(recent) > 1 and recent[1][0] <= horizon:
+            recent.popleft()
+        if recent[0][0] > horizon:
+            return  # not yet STABLE_SECONDS of hypotheses
+        agreed = stable_words([hypothesis for _, hypothesis in recent])
+        if len(agreed) > len(self._stable) and agreed[: len(self._stable)] == self._stable:
+            self._stable = agreed
+            self._on_partial(" ".join(agreed))
 
     async def finish(self) -> str:
         async with self._lock:
@@ -247,6 +335,11 @@ class _Worker:
         self.pid = process.pid
         self.broken = False
 
+    @property
+    def alive(self) -> bool:
+        """Usable: not broken and its process has not exited."""
+        return not self.broken and self._process.returncode is None
+
     @classmethod
     async def launch(cls, within: float, niceness: int) -> _Worker:
         try:
@@ -265,10 +358,22 @@ class _Worker:
             ) from None
         worker = cls(process)
         try:
-            kind, _ = await asyncio.wait_for(worker._read(), within)
-        except (TimeoutError, VoiceEngineError, asyncio.CancelledError):
+            kind, reason = await asyncio.wait_for(worker._read(), within)
+        except TimeoutError:
+            await worker.stop()
+            raise VoiceEngineError(
+                VoiceErrorCode.TIMEOUT,
+                f"the embedded speech-to-text worker did not load its model within {within:g} s",
+            ) from None
+        except (VoiceEngineError, asyncio.CancelledError):
             await worker.stop()
             raise
+        if kind == wire.ERROR:
+            await worker.stop()
+            raise VoiceEngineError(
+                VoiceErrorCode.UNAVAILABLE,
+                f"the embedded speech-to-text worker cannot load its model: {reason.decode()}",
+            )
         if kind != wire.READY:
             await worker.stop()
             raise VoiceEngineError(

@@ -13,8 +13,11 @@ from typing import Protocol
 
 from unmute_server.voice.audio import Pcm
 
-#: Called with the whole hypothesis so far (not a delta) each time it changes; may be called
-#: from the event loop only. An engine that has no partials never calls it.
+#: Called with the *stable* transcript so far (not a delta): words the engine will not revise
+#: in its live output, each call extending the last (the listener sends what a call adds as a
+#: delta, and words once sent are never taken back; see
+#: :mod:`unmute_server.voice.transcript_stream`). From the event loop only. An engine that has
+#: no partials never calls it.
 PartialCallback = Callable[[str], None]
 
 
@@ -49,6 +52,15 @@ class SpeechToText(Protocol):
         Raises :class:`~unmute_server.voice.errors.VoiceEngineError` with code ``unsupported``
         for a language the engine does not have, or when the engine cannot be reached.
         """
+        ...
+
+    @property
+    def down_reason(self) -> str | None:
+        """Why the engine is down, when it knows (``None`` when up, or when it cannot tell)."""
+        ...
+
+    async def warm(self) -> None:
+        """Prepare what a first utterance needs (called once at start-up); never raises."""
         ...
 
     async def probe(self) -> bool:

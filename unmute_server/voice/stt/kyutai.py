@@ -95,6 +95,12 @@ class KyutaiSpeechToText:
         socket = await self._endpoint.connect(ASR_PATH, parse_stt_message)
         return KyutaiTranscription(socket, self._endpoint, on_partial)
 
+    #: A remote server's probe failures are logged; it gives no reason to show.
+    down_reason: str | None = None
+
+    async def warm(self) -> None:
+        """Nothing to prepare: connections open per utterance."""
+
     async def probe(self) -> bool:
         """Whether the server's ``/api/build_info`` answers (what unmute's health check reads)."""
         return await self._endpoint.probe()

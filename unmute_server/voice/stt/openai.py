@@ -80,6 +80,12 @@ class OpenAISpeechToText:
         """
         return OpenAITranscription(self._transcribe, language, self._max_samples)
 
+    #: A remote server's probe failures are logged; it gives no reason to show.
+    down_reason: str | None = None
+
+    async def warm(self) -> None:
+        """Nothing to prepare: connections open per utterance."""
+
     async def probe(self) -> bool:
         """Whether the server answers ``GET /models`` (see :class:`ModelsProbe`)."""
         return await self._probe()
