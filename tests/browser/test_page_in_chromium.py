@@ -181,6 +181,25 @@ async def test_a_refused_microphone_says_why_and_typing_still_talks(
         await tab.context.close()
 
 
+async def test_a_typed_turn_without_the_microphone_is_heard_in_the_characters_voice(
+    browser: Browser, site: Site
+) -> None:
+    tab = await open_page(browser, site, microphone=False)
+    page = tab.page
+    try:
+        await expect(page.get_by_label("Alice")).to_be_checked()
+        text = page.get_by_label("Type instead of speaking")
+        await expect(text).to_be_enabled()
+        await text.fill("Could I have a coffee?")
+        await text.press("Enter")
+        await expect(page.locator("#transcript")).to_contain_text(
+            "Alice: Of course. One cup of coffee coming right up."
+        )
+        await wait_for_stat(page, "audioDeltas", 1)
+    finally:
+        await tab.context.close()
+
+
 async def test_speaking_over_the_character_stops_its_voice_at_once(
     browser: Browser, site: Site
 ) -> None:
