@@ -43,8 +43,18 @@ async def reap(process: asyncio.subprocess.Process, *, within: float = REAP_SECO
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
-    drains = [stream.read() for stream in (process.stdout, process.stderr) if stream is not None]
+    drains = [_drain(stream) for stream in (process.stdout, process.stderr) if stream is not None]
     try:
         await asyncio.wait_for(asyncio.gather(*drains, process.wait()), within)
     except TimeoutError:
         logger.warning("process %s did not end within %g s of being killed", process.pid, within)
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    """Read ``stream`` to its end, unless another coroutine is reading it already (a request
+    still waiting for its answer when its worker is stopped): that read ends at the killed
+    process's end of file too, and a second reader would only raise."""
+    if stream.at_eof():
+        return
+    with contextlib.suppress(RuntimeError):
+        await stream.read()
