@@ -59,7 +59,8 @@ def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
     assert (project / "ines.wav").read_bytes()[:4] == b"RIFF"
 
     server = subprocess.Popen(
-        [str(project / ".venv" / "bin" / "unmute-server"), "serve", "--port", "0"],
+        # The events under test need no answers: no embedded model to start.
+        [str(project / ".venv" / "bin" / "unmute-server"), "serve", "--port", "0", "--llm", "off"],
         cwd=project,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

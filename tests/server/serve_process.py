@@ -52,7 +52,8 @@ class WorkerNotingClient:
     async def connect(self, base: str) -> tuple[int, aiohttp.ClientWebSocketResponse]:
         """A session on ``base`` (past the ``session.created`` every connection starts with)
         and the pid of the process that took it."""
-        ws = await self.http.ws_connect(f"{base}/v1/realtime")
+        async with asyncio.timeout(30):  # a worker that never answers fails, not hangs
+            ws = await self.http.ws_connect(f"{base}/v1/realtime")
         assert self.last_worker > 0
         created = await ws.receive_json(timeout=30)
         assert created["type"] == "session.created", created
@@ -87,6 +88,15 @@ class ServeProcess:
         return "\n".join(self.logs)
 
 
+def without_llm(env: Mapping[str, str]) -> dict[str, str]:
+    """``env``, plus ``UNMUTE_LLM=off`` unless it says which LLM to use: a server process
+    started by a test that is not about the LLM starts no embedded model (each costs seconds
+    and hundreds of MB, and several at once starve a 2-core machine)."""
+    if any(name.startswith("UNMUTE_LLM") for name in env):
+        return dict(env)
+    return {**env, "UNMUTE_LLM": "off"}
+
+
 @contextlib.asynccontextmanager
 async def serve_process(
     *args: str, env: Mapping[str, str] | None = None
@@ -104,7 +114,7 @@ async def serve_process(
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **without_llm(env or {})},
     )
     logs: list[str] = []
     assert process.stdout is not None

@@ -20,7 +20,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.server.conftest import character_toml, write_pack
-from tests.server.serve_process import WorkerNotingClient, free_port
+from tests.server.serve_process import WorkerNotingClient, free_port, without_llm
 
 
 @contextlib.asynccontextmanager
@@ -46,9 +46,13 @@ async def gunicorn(
         "5",
         env={
             **os.environ,
-            "UNMUTE_PACKS_ROOT": str(packs_root),
-            "UNMUTE_DEFAULT_PACK": "main",
-            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+            **without_llm(
+                {
+                    "UNMUTE_PACKS_ROOT": str(packs_root),
+                    "UNMUTE_DEFAULT_PACK": "main",
+                    "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+                }
+            ),
         },
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
