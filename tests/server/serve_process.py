@@ -42,7 +42,10 @@ class WorkerNotingClient:
         self.last_worker = 0
         trace = aiohttp.TraceConfig()
         trace.on_request_end.append(self._note_worker)
-        self.http = aiohttp.ClientSession(trace_configs=[trace])
+        # No connection limit: a test holds many sessions at once, each its own connection.
+        self.http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0), trace_configs=[trace]
+        )
 
     async def _note_worker(
         self, _session: object, _context: object, params: aiohttp.TraceRequestEndParams

@@ -92,11 +92,16 @@ async def active_sessions(http: aiohttp.ClientSession, base: str) -> float:
 async def sessions_on_both_workers(
     client: WorkerNotingClient, base: str
 ) -> dict[int, list[aiohttp.ClientWebSocketResponse]]:
-    """Open sessions until two workers hold at least two each."""
+    """Open sessions until two workers hold at least two each.
+
+    Ten at a time: the workers share one listening socket, and handshakes made one after the
+    other tend to be accepted by whichever worker is awake already, so one worker may take
+    long runs of them; handshakes in flight together reach both.
+    """
     by_worker: dict[int, list[aiohttp.ClientWebSocketResponse]] = {}
-    for _ in range(200):
-        pid, ws = await client.connect(base)
-        by_worker.setdefault(pid, []).append(ws)
+    for _ in range(40):
+        for pid, ws in await asyncio.gather(*(client.connect(base) for _ in range(10))):
+            by_worker.setdefault(pid, []).append(ws)
         if len(by_worker) >= 2 and all(len(held) >= 2 for held in by_worker.values()):
             return by_worker
     raise AssertionError(f"the sessions never spread: {[len(s) for s in by_worker.values()]}")
