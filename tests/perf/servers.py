@@ -23,7 +23,8 @@ from types import TracebackType
 import psutil  # type: ignore[import-untyped]  # no stubs in the test extras
 from prometheus_client.parser import text_string_to_metric_families
 
-LISTENING = re.compile(r"listening on http://(?P<host>[^\s]+):(?P<port>\d+)")
+#: ``serve`` and the bare server say "listening on", gunicorn says "Listening at:".
+LISTENING = re.compile(r"[Ll]istening (?:on|at:) http://(?P<host>[^\s]+):(?P<port>\d+)")
 START_TIMEOUT = 60.0
 BARE_SERVER = Path(__file__).with_name("bare_server.py")
 
@@ -42,8 +43,12 @@ class ServerProcess:
         *,
         has_metrics: bool,
         env: dict[str, str] | None = None,
+        with_children: bool = False,
     ) -> None:
         self.argv = argv
+        #: Whether the server's work is done by child processes (gunicorn's workers), whose
+        #: CPU time then counts as the server's.
+        self.with_children = with_children
         self.label = label
         #: Whether GET /metrics exists (the bare baseline has no metrics).
         self.has_metrics = has_metrics
@@ -98,8 +103,17 @@ class ServerProcess:
         return int(self._ps.memory_info().rss)
 
     def cpu_seconds(self) -> float:
-        times = self._ps.cpu_times()
-        return float(times.user + times.system)
+        processes = [self._ps]
+        if self.with_children:
+            processes += self._ps.children(recursive=True)
+        total = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
 
     def metrics_text(self) -> str:
         # http:// on loopback, built from the port the server printed.
@@ -162,6 +176,31 @@ def unmute_server(
     if not any(flag in argv for flag in ("--llm", "--llm-url")):
         argv += ["--llm", "off"]  # a figure that asks for no answer starts no model
     return ServerProcess(argv, "unmute-server serve", has_metrics=True, env=env)
+
+
+def gunicorn_server(
+    packs_root: Path, default_pack: str, *, workers: int, env: dict[str, str]
+) -> ServerProcess:
+    """The server as docs/operations.md runs it on several cores: gunicorn's ``workers``
+    processes on one port, settings from ``UNMUTE_*`` variables (``env``), metrics summed
+    over the workers in a private multiprocess folder (the package's gunicorn hooks)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "unmute_server.app:make_app",
+        *("--config", "python:unmute_server.server.gunicorn_config"),
+        *("--workers", str(workers), "--bind", "127.0.0.1:0"),
+        # gunicorn logs the bound port here; the line ServerProcess waits for is on stdout.
+        *("--error-logfile", "/dev/stdout"),
+    ]
+    settings = {
+        "UNMUTE_PACKS_ROOT": str(packs_root),
+        "UNMUTE_DEFAULT_PACK": default_pack,
+        "UNMUTE_MAX_SESSIONS": "20000",
+        **env,
+    }
+    return ServerProcess(argv, "gunicorn", has_metrics=True, env=settings, with_children=True)
 
 
 def bare_server(reply_file: Path, *, compression: bool) -> ServerProcess:

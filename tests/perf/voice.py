@@ -43,6 +43,7 @@ from tests.perf.figures import Figure, Target
 from tests.perf.servers import (
     LOOP_LAG,
     ServerProcess,
+    gunicorn_server,
     histogram_buckets,
     histogram_quantile,
     histogram_sum_count,
@@ -70,6 +71,9 @@ CHUNK_SECONDS = OPUS_FRAME_SAMPLES / SAMPLE_RATE
 #: Lateness of the answers' audio at the client, p99, for a session to count as on time.
 LATE_TARGET_MS = 40.0
 RUN_TIMEOUT = 600.0
+#: Worker processes of the relay ramp under gunicorn: one per core of the 2-core machine the
+#: figures are reported for.
+RELAY_WORKERS = 2
 
 STT_FINAL = "unmute_stt_time_to_final_seconds"
 LLM_FIRST_TOKEN = "unmute_llm_time_to_first_token_seconds"  # noqa: S105 (a metric)
@@ -242,6 +246,10 @@ class ServerSample:
     at: float
     cpu_seconds: float
     loop_lag: dict[float, float]
+
+
+#: One step of a relay ramp: its sessions, the client's report, the server's samples.
+RelayStep = tuple[int, dict[str, Any], dict[str, ServerSample]]
 
 
 def run_clients(
@@ -688,21 +696,20 @@ def relay_figures(
         *("--tts", "kyutai", "--tts-url", peers.urls["tts"]),
     ]
     keys = {"UNMUTE_STT_API_KEY": API_KEY, "UNMUTE_TTS_API_KEY": API_KEY}
-    steps: list[tuple[int, dict[str, Any], dict[str, ServerSample]]] = []
     with unmute_server(PACKS_ROOT, PACK, compression=False, extra=extra, env=keys) as server:
-        for sessions in sizes.relay_steps:
-            log(f"{sessions} sessions relaying for {sizes.relay_seconds:g} s")
-            report, samples = run_clients(
-                server, stream, sessions, sizes.relay_seconds, stagger=cycle
-            )
-            steps.append((sessions, report, samples))
-            log(
-                f"  late p99 {report['late_ms']['p99']:.1f} ms, client send p99 "
-                f"{report['send_late_ms']['p99']:.1f} ms, loop lag p99 {lag_p99_ms(samples):.1f} "
-                f"ms, {failures(report)} errors, {report['statuses']}"
-            )
-            if not _on_time(report, sessions):
-                break
+        steps = relay_ramp(server, stream, sizes, cycle, log)
+    workers_steps: list[RelayStep] = []
+    if len(sizes.relay_steps) > 1:
+        # The same ramp with the server on both cores, as docs/operations.md deploys it.
+        settings = {
+            **keys,
+            **{"UNMUTE_LLM_URL": peers.urls["llm"], "UNMUTE_LLM_MODEL": "fake"},
+            **{"UNMUTE_STT": "kyutai", "UNMUTE_STT_URL": peers.urls["stt"]},
+            **{"UNMUTE_TTS": "kyutai", "UNMUTE_TTS_URL": peers.urls["tts"]},
+        }
+        log(f"the same with {RELAY_WORKERS} gunicorn workers")
+        with gunicorn_server(PACKS_ROOT, PACK, workers=RELAY_WORKERS, env=settings) as server:
+            workers_steps = relay_ramp(server, stream, sizes, cycle, log)
     first_sessions, first, first_samples = steps[0]
     cpu = first_samples["end"].cpu_seconds - first_samples["measure"].cpu_seconds
     audio_in, audio_out = first["audio_in_seconds"], first["audio_out_seconds"]
@@ -741,18 +748,51 @@ def relay_figures(
             )
         )
     if len(sizes.relay_steps) > 1:
-        on_time = [n for n, report, _ in steps if _on_time(report, n)]
         figures.append(
-            Figure(
-                "relay: concurrent sessions with answer audio p99 on time",
-                "sessions",
-                [float(max(on_time, default=0))],
-                Target(at_least=200),
-                note=f"ramp {', '.join(str(n) for n, _, _ in steps)}: the largest step with "
-                f"p99 <= {LATE_TARGET_MS:g} ms late, no errors, every session answered",
+            on_time_figure("relay: concurrent sessions with answer audio p99 on time", steps)
+        )
+        figures.append(
+            on_time_figure(
+                f"relay, {RELAY_WORKERS} gunicorn workers: concurrent sessions on time",
+                workers_steps,
             )
         )
     return figures
+
+
+def relay_ramp(
+    server: ServerProcess,
+    stream: Path,
+    sizes: VoiceSizes,
+    cycle: float,
+    log: Callable[[str], None],
+) -> list[RelayStep]:
+    """Relay each step's sessions in turn, up to the first step that is not on time."""
+    steps: list[RelayStep] = []
+    for sessions in sizes.relay_steps:
+        log(f"{sessions} sessions relaying for {sizes.relay_seconds:g} s")
+        report, samples = run_clients(server, stream, sessions, sizes.relay_seconds, stagger=cycle)
+        steps.append((sessions, report, samples))
+        log(
+            f"  late p99 {report['late_ms']['p99']:.1f} ms, client send p99 "
+            f"{report['send_late_ms']['p99']:.1f} ms, loop lag p99 {lag_p99_ms(samples):.1f} "
+            f"ms, {failures(report)} errors, {report['statuses']}"
+        )
+        if not _on_time(report, sessions):
+            break
+    return steps
+
+
+def on_time_figure(name: str, steps: list[RelayStep]) -> Figure:
+    on_time = [n for n, report, _ in steps if _on_time(report, n)]
+    return Figure(
+        name,
+        "sessions",
+        [float(max(on_time, default=0))],
+        Target(at_least=200),
+        note=f"ramp {', '.join(str(n) for n, _, _ in steps)}: the largest step with "
+        f"p99 <= {LATE_TARGET_MS:g} ms late, no errors, every session answered",
+    )
 
 
 def _on_time(report: dict[str, Any], sessions: int) -> bool:
