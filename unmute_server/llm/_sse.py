@@ -1,0 +1,60 @@
+"""Server-sent events, cut out of the bytes of an HTTP body as they arrive.
+
+An OpenAI-compatible server streams a chat completion as `text/event-stream`: `data:` lines, a
+blank line ending each event. Reads of the body cut it anywhere, between the `\\r` and the `\\n`
+of a line end included, so the decoder keeps what it has not finished and is fed read by read.
+It follows the standard's line and field rules (https://html.spec.whatwg.org/multipage/
+server-sent-events.html#event-stream-interpretation) for the one field a chat stream uses: the
+data of an event is its `data:` lines joined by line feeds; comments, other fields and events
+with empty data are skipped, and an event the body ends in the middle of is dropped. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+#: CRLF, a lone CR or a lone LF: each ends a line.
+_LINE_END: Final = re.compile(rb"\r\n?|\n")
+
+
+class EventDataDecoder:
+    """Turns the reads of one event-stream body into the data of its events, in order."""
+
+    __slots__ = ("_data", "_partial_line", "_skip_lf")
+
+    def __init__(self) -> None:
+        self._partial_line = b""
+        self._data: list[bytes] = []
+        # The previous read ended on a CR: a LF at the start of this one belongs to that line end.
+        self._skip_lf = False
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Return the data of every event that `chunk` completes (often none, sometimes several)."""
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk.startswith(b"\n"):
+                chunk = chunk[1:]
+        text = self._partial_line + chunk if self._partial_line else chunk
+        if b"\r" in text:
+            lines = _LINE_END.split(text)
+            self._skip_lf = text.endswith(b"\r")
+        else:
+            lines = text.split(b"\n")
+        self._partial_line = lines.pop()
+        events: list[bytes] = []
+        data = self._data
+        for line in lines:
+            if not line:
+                if data:
+                    joined = data[0] if len(data) == 1 else b"\n".join(data)
+                    data.clear()
+                    if joined:
+                        events.append(joined)
+            elif line.startswith(b"data:"):
+                value = line[5:]
+                data.append(value[1:] if value.startswith(b" ") else value)
+            elif line == b"data":
+                data.append(b"")
+            # Anything else is a comment (`:`) or a field a chat stream has no use for.
+        return events
