@@ -21,6 +21,7 @@ from unmute_server.llm import (
     LLMSettings,
     OpenAICompatibleBackend,
 )
+from unmute_server.llm._sse import MAX_EVENT_BYTES
 from unmute_server.llm.openai_backend import NO_API_KEY
 
 API_KEY = "sk-test-secret-0123456789"
@@ -324,6 +325,15 @@ async def test_a_200_answer_that_is_not_an_event_stream_is_llm_bad_stream(
     )
     assert await _failure(backend) == LLMError(
         LLMErrorCode.BAD_STREAM, "the LLM server answered with something other than an event stream"
+    )
+
+
+async def test_an_endless_line_is_llm_bad_stream_before_it_fills_memory(
+    fake: FakeLLM, backend: OpenAICompatibleBackend
+) -> None:
+    fake.enqueue(RawReply(b"data: " + b"x" * (2 * MAX_EVENT_BYTES)))
+    assert await _failure(backend) == LLMError(
+        LLMErrorCode.BAD_STREAM, "the LLM server sent an event longer than 1 MiB"
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from unmute_server.llm._sse import EventDataDecoder
+from unmute_server.llm._sse import MAX_EVENT_BYTES, EventDataDecoder, EventTooLong
 
 
 def _decode(*reads: bytes) -> list[bytes]:
@@ -57,3 +57,13 @@ def test_a_cr_at_the_end_of_a_read_ends_its_line_at_once() -> None:
     decoder = EventDataDecoder()
     assert decoder.feed(b"data: x\r\r") == [b"x"]
     assert decoder.feed(b"\ndata: y\r\r") == [b"y"]  # that LF ends the CRLF the CR began
+
+
+def test_an_event_longer_than_the_limit_is_refused_whether_one_line_or_many() -> None:
+    with pytest.raises(EventTooLong):
+        EventDataDecoder().feed(b"data: " + b"x" * MAX_EVENT_BYTES)
+    decoder = EventDataDecoder()
+    with pytest.raises(EventTooLong):  # noqa: PT012 (the limit is crossed by the last read)
+        for _ in range(MAX_EVENT_BYTES // 1000 + 1):
+            decoder.feed(b"data: " + b"x" * 1000 + b"\n")
+    assert EventDataDecoder().feed(b"data: " + b"x" * (MAX_EVENT_BYTES - 10) + b"\n\n")

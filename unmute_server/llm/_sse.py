@@ -17,20 +17,32 @@ from typing import Final
 #: CRLF, a lone CR or a lone LF: each ends a line.
 _LINE_END: Final = re.compile(rb"\r\n?|\n")
 
+#: The most bytes one event may hold while it is incomplete. A chat chunk is a few hundred bytes;
+#: a body that never ends its line (a download at the wrong URL) must not grow without bound.
+MAX_EVENT_BYTES: Final = 1 << 20
+
+
+class EventTooLong(ValueError):
+    """An event grew past `MAX_EVENT_BYTES` before it ended."""
+
 
 class EventDataDecoder:
     """Turns the reads of one event-stream body into the data of its events, in order."""
 
-    __slots__ = ("_data", "_partial_line", "_skip_lf")
+    __slots__ = ("_data", "_data_size", "_partial_line", "_skip_lf")
 
     def __init__(self) -> None:
         self._partial_line = b""
         self._data: list[bytes] = []
+        self._data_size = 0
         # The previous read ended on a CR: a LF at the start of this one belongs to that line end.
         self._skip_lf = False
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        """Return the data of every event that `chunk` completes (often none, sometimes several)."""
+        """Return the data of every event that `chunk` completes (often none, sometimes several).
+
+        Raises `EventTooLong` when the event being read grows past `MAX_EVENT_BYTES`.
+        """
         if self._skip_lf:
             self._skip_lf = False
             if chunk.startswith(b"\n"):
@@ -49,12 +61,16 @@ class EventDataDecoder:
                 if data:
                     joined = data[0] if len(data) == 1 else b"\n".join(data)
                     data.clear()
+                    self._data_size = 0
                     if joined:
                         events.append(joined)
             elif line.startswith(b"data:"):
                 value = line[5:]
                 data.append(value[1:] if value.startswith(b" ") else value)
+                self._data_size += len(line)
             elif line == b"data":
                 data.append(b"")
             # Anything else is a comment (`:`) or a field a chat stream has no use for.
+        if self._data_size + len(self._partial_line) > MAX_EVENT_BYTES:
+            raise EventTooLong(f"an event grew past {MAX_EVENT_BYTES} bytes")
         return events

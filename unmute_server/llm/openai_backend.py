@@ -2,7 +2,7 @@
 
 It speaks HTTP through aiohttp's client, which the server already runs on, and cuts the
 server-sent events out of the body itself (`_sse`). It used the official `openai` client until
-that client was measured: about 6.5 ms of CPU per streamed answer of 20 chunks (building the
+that client was measured: 4.4-6.5 ms of CPU per streamed answer of 20 chunks (building the
 request, transforming the parameters, its Python event decoder, a pydantic object per chunk),
 7-14% of the server's CPU in the voice relay benchmark. A chat stream needs one POST and one
 `json.loads` per event; see docs/benchmarks.md for the figure now.
@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
 
-from ._sse import EventDataDecoder
+from ._sse import MAX_EVENT_BYTES, EventDataDecoder, EventTooLong
 from .backend import ChatMessage
 from .errors import LLMError, LLMErrorCode
 from .settings import LLMSettings
@@ -105,28 +105,13 @@ class OpenAICompatibleBackend:
         try:
             content = response.content
             decoder = EventDataDecoder()
-            stall = settings.first_token_timeout
             got_event = got_text = finished = done = False
             while not done:
                 deadline = total_deadline if got_text else first_deadline
-                # One timer per read bounds both the answer's deadline and the silence allowed
-                # between two reads (the stall detector an HTTP client's read timeout was).
-                wait_until = min(deadline, loop.time() + stall)
-                try:
-                    async with asyncio.timeout_at(wait_until):
-                        chunk = await content.readany()
-                except TimeoutError:
-                    if wait_until < deadline:
-                        raise LLMError(
-                            LLMErrorCode.TIMEOUT,
-                            f"the LLM stream stalled for more than {stall:g} s",
-                        ) from None
-                    raise self._deadline_error(first_token=not got_text) from None
-                except (aiohttp.ClientError, OSError) as err:
-                    raise self._stream_error(err) from None
+                chunk = await self._read(content, deadline, first_token=not got_text)
                 if not chunk:
                     break
-                for data in decoder.feed(chunk):
+                for data in _feed(decoder, chunk):
                     got_event = True
                     if data.startswith(b"[DONE]"):
                         done = True
@@ -150,6 +135,26 @@ class OpenAICompatibleBackend:
                 LLMErrorCode.BAD_STREAM,
                 "the LLM stream ended before the model finished its answer",
             )
+
+    async def _read(
+        self, content: aiohttp.StreamReader, deadline: float, *, first_token: bool
+    ) -> bytes:
+        """The next bytes of the body (empty at its end), within `deadline` and the stall limit."""
+        stall = self._settings.first_token_timeout
+        # One timer per read bounds both the answer's deadline and the silence allowed between
+        # two reads (the stall detector an HTTP client's read timeout was).
+        wait_until = min(deadline, asyncio.get_running_loop().time() + stall)
+        try:
+            async with asyncio.timeout_at(wait_until):
+                return await content.readany()
+        except TimeoutError:
+            if wait_until < deadline:
+                raise LLMError(
+                    LLMErrorCode.TIMEOUT, f"the LLM stream stalled for more than {stall:g} s"
+                ) from None
+            raise self._deadline_error(first_token=first_token) from None
+        except (aiohttp.ClientError, OSError) as err:
+            raise self._stream_error(err) from None
 
     def _client(self) -> aiohttp.ClientSession:
         session = self._session
@@ -259,6 +264,16 @@ def _endpoint(settings: LLMSettings) -> tuple[str, dict[str, str]]:
     else:
         authorization = f"Bearer {settings.api_key or NO_API_KEY}"
     return url, {"Authorization": authorization, "Accept": "text/event-stream"}
+
+
+def _feed(decoder: EventDataDecoder, chunk: bytes) -> list[bytes]:
+    try:
+        return decoder.feed(chunk)
+    except EventTooLong:
+        raise LLMError(
+            LLMErrorCode.BAD_STREAM,
+            f"the LLM server sent an event longer than {MAX_EVENT_BYTES >> 20} MiB",
+        ) from None
 
 
 async def _drain(content: aiohttp.StreamReader) -> None:
