@@ -29,10 +29,13 @@ class EventTooLong(ValueError):
 class EventDataDecoder:
     """Turns the reads of one event-stream body into the data of its events, in order."""
 
-    __slots__ = ("_data", "_data_size", "_partial_line", "_skip_lf")
+    __slots__ = ("_data", "_data_size", "_partial_line", "_partial_size", "_skip_lf")
 
     def __init__(self) -> None:
-        self._partial_line = b""
+        # The unfinished last line, in the pieces it arrived in: joined once, when it ends, so a
+        # line trickling in byte by byte costs no more than one arriving whole.
+        self._partial_line: list[bytes] = []
+        self._partial_size = 0
         self._data: list[bytes] = []
         self._data_size = 0
         # The previous read ended on a CR: a LF at the start of this one belongs to that line end.
@@ -47,13 +50,27 @@ class EventDataDecoder:
             self._skip_lf = False
             if chunk.startswith(b"\n"):
                 chunk = chunk[1:]
-        text = self._partial_line + chunk if self._partial_line else chunk
+        partial = self._partial_line
+        if b"\n" not in chunk and b"\r" not in chunk:
+            partial.append(chunk)
+            self._partial_size += len(chunk)
+            self._check_size()
+            return []
+        if partial:
+            partial.append(chunk)
+            text = b"".join(partial)
+            partial.clear()
+        else:
+            text = chunk
         if b"\r" in text:
             lines = _LINE_END.split(text)
             self._skip_lf = text.endswith(b"\r")
         else:
             lines = text.split(b"\n")
-        self._partial_line = lines.pop()
+        last = lines.pop()
+        if last:
+            partial.append(last)
+        self._partial_size = len(last)
         events: list[bytes] = []
         data = self._data
         for line in lines:
@@ -71,6 +88,9 @@ class EventDataDecoder:
             elif line == b"data":
                 data.append(b"")
             # Anything else is a comment (`:`) or a field a chat stream has no use for.
-        if self._data_size + len(self._partial_line) > MAX_EVENT_BYTES:
-            raise EventTooLong(f"an event grew past {MAX_EVENT_BYTES} bytes")
+        self._check_size()
         return events
+
+    def _check_size(self) -> None:
+        if self._data_size + self._partial_size > MAX_EVENT_BYTES:
+            raise EventTooLong(f"an event grew past {MAX_EVENT_BYTES} bytes")
