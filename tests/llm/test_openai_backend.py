@@ -333,7 +333,7 @@ async def test_an_endless_line_is_llm_bad_stream_before_it_fills_memory(
 ) -> None:
     fake.enqueue(RawReply(b"data: " + b"x" * (2 * MAX_EVENT_BYTES)))
     assert await _failure(backend) == LLMError(
-        LLMErrorCode.BAD_STREAM, "the LLM server sent an event longer than 1 MiB"
+        LLMErrorCode.BAD_STREAM, "the LLM server sent an event longer than 16 MiB"
     )
 
 

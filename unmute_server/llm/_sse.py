@@ -17,9 +17,11 @@ from typing import Final
 #: CRLF, a lone CR or a lone LF: each ends a line.
 _LINE_END: Final = re.compile(rb"\r\n?|\n")
 
-#: The most bytes one event may hold while it is incomplete. A chat chunk is a few hundred bytes;
-#: a body that never ends its line (a download at the wrong URL) must not grow without bound.
-MAX_EVENT_BYTES: Final = 1 << 20
+#: The most bytes one event may hold while it is incomplete. A chat chunk is usually a few
+#: hundred bytes, but one delta may carry megabytes (the outbox lets a 5 MB delta through to a
+#: client; 16 MiB is its default limit); a body that never ends its line (a download at the
+#: wrong URL) must still not grow without bound.
+MAX_EVENT_BYTES: Final = 16 << 20
 
 
 class EventTooLong(ValueError):
