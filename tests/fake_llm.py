@@ -1,10 +1,10 @@
 """An in-process OpenAI-compatible chat-completions server for tests.
 
 It answers `POST /v1/chat/completions` with `"stream": true` by writing real server-sent events
-over a real HTTP response, so the code under test runs its real client (the `openai` SDK) against
-it. Each request's JSON body and headers are recorded, and so is every request whose client went
-away before the answer was complete (`disconnected`): that is how a test proves that a cancelled
-response closed its upstream request.
+over a real HTTP response, so the code under test runs its real HTTP client against it. Each
+request's JSON body, headers and client connection are recorded, and so is every request whose
+client went away before the answer was complete (`disconnected`): that is how a test proves that
+a cancelled response closed its upstream request.
 
 What to answer is scripted per request with `FakeLLM.enqueue(...)`; requests beyond the queue get
 `FakeLLM.default`. Tests wait on the recorded state with `FakeLLM.wait_until(...)`, not a clock.
@@ -57,9 +57,18 @@ class StatusReply:
 
 @dataclass(frozen=True, slots=True)
 class RawReply:
-    """A 200 event stream whose body is exactly `body` (for malformed streams), then the end."""
+    """A 200 answer whose body is exactly `body` (for malformed streams), then the end.
+
+    With `gate`, the body is sent in two writes: `body`, then `rest` once the test sets the gate.
+    A test that reads a delta from `body` before it sets the gate knows the client read the two
+    parts separately (an event split across reads, a line end split between `\r` and `\n`).
+    `content_type` is the answer's Content-Type.
+    """
 
     body: bytes
+    gate: asyncio.Event | None = None
+    rest: bytes = b""
+    content_type: str = "text/event-stream"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +85,8 @@ class RecordedRequest:
 
     body: dict[str, Any]
     headers: Mapping[str, str]
+    connection: tuple[str, int] | None = None
+    """The client's end of the TCP connection (host, port): the same for requests sharing one."""
     completed: bool = False
     disconnected: bool = False
     closed_by_server: bool = False
@@ -132,7 +143,12 @@ class FakeLLM:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        record = RecordedRequest(body=body, headers=dict(request.headers))
+        transport = request.transport
+        record = RecordedRequest(
+            body=body,
+            headers=dict(request.headers),
+            connection=None if transport is None else transport.get_extra_info("peername"),
+        )
         self.requests.append(record)
         await self._notify()
         reply = self._queue.popleft() if self._queue else self.default
@@ -159,12 +175,16 @@ class FakeLLM:
             return web.json_response({"error": error}, status=reply.status)
         if isinstance(reply, SilentReply):
             await asyncio.Event().wait()
+        content_type = reply.content_type if isinstance(reply, RawReply) else "text/event-stream"
         response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            headers={"Content-Type": content_type, "Cache-Control": "no-cache"}
         )
         await response.prepare(request)
         if isinstance(reply, RawReply):
             await response.write(reply.body)
+            if reply.gate is not None:
+                await reply.gate.wait()
+                await response.write(reply.rest)
             await response.write_eof()
             return response
         assert isinstance(reply, StreamReply)

@@ -1,7 +1,9 @@
-"""The OpenAI-compatible backend through the real `openai` client against the fake SSE server."""
+"""The OpenAI-compatible backend through its real HTTP client against the fake SSE server."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -19,6 +21,7 @@ from unmute_server.llm import (
     LLMSettings,
     OpenAICompatibleBackend,
 )
+from unmute_server.llm._sse import MAX_EVENT_BYTES
 from unmute_server.llm.openai_backend import NO_API_KEY
 
 API_KEY = "sk-test-secret-0123456789"
@@ -186,6 +189,154 @@ async def test_an_error_reported_inside_the_stream_is_llm_http_error(
     )
 
 
+async def test_a_stream_that_stalls_after_text_is_llm_timeout_and_closes_upstream(
+    fake: FakeLLM,
+) -> None:
+    fake.enqueue(StreamReply(chunks=("first",), then="stall"))
+    backend = await _backend(fake, first_token_timeout=0.3, total_timeout=30)
+    try:
+        error = await _failure(backend)
+    finally:
+        await backend.aclose()
+    assert error == LLMError(LLMErrorCode.TIMEOUT, "the LLM stream stalled for more than 0.3 s")
+    await fake.wait_until(lambda: fake.requests[0].disconnected)
+
+
+async def test_an_http_error_with_a_json_body_tells_the_client_the_status_and_the_log_the_body(
+    fake: FakeLLM, backend: OpenAICompatibleBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.enqueue(StatusReply(503, f"all replicas busy (key {API_KEY})"))
+    with caplog.at_level(logging.WARNING):
+        error = await _failure(backend)
+    assert error == LLMError(
+        LLMErrorCode.HTTP_ERROR, "the LLM server answered HTTP 503 Service Unavailable"
+    )
+    assert "all replicas busy" in caplog.text  # the operator sees why
+    assert API_KEY not in caplog.text
+
+
+async def test_the_request_asks_for_an_event_stream(
+    fake: FakeLLM, backend: OpenAICompatibleBackend
+) -> None:
+    await _collect(backend)
+    assert fake.requests[0].headers["Accept"] == "text/event-stream"
+
+
+async def test_a_base_url_with_a_trailing_slash_reaches_the_same_endpoint(fake: FakeLLM) -> None:
+    backend = await _backend(fake, url=fake.base_url + "/")
+    try:
+        assert await _collect(backend) == ["Hello", " there", "."]
+    finally:
+        await backend.aclose()
+
+
+async def test_credentials_in_the_url_are_sent_as_basic_auth_and_never_logged(
+    fake: FakeLLM, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As the `openai` client did: credentials written into the URL replace the bearer key.
+    url = fake.base_url.replace("http://", "http://operator:p4ss-word@")
+    fake.enqueue(StreamReply(), StatusReply(500, "no"))
+    backend = await _backend(fake, url=url)
+    try:
+        await _collect(backend)
+        with caplog.at_level(logging.DEBUG):
+            await _failure(backend)
+    finally:
+        await backend.aclose()
+    expected = base64.b64encode(b"operator:p4ss-word").decode()
+    assert fake.requests[0].headers["Authorization"] == f"Basic {expected}"
+    assert "p4ss-word" not in caplog.text
+
+
+async def test_an_event_split_across_reads_is_put_back_together(
+    fake: FakeLLM, backend: OpenAICompatibleBackend
+) -> None:
+    gate = asyncio.Event()
+    second = _sse(_chunk("lo"))
+    fake.enqueue(
+        RawReply(
+            _sse(_chunk("Hel")) + second[:20],
+            gate=gate,
+            rest=second[20:] + _sse(_chunk(None, finish_reason="stop")) + b"data: [DONE]\n\n",
+        )
+    )
+    async with aclosing(backend.stream(MESSAGES)) as deltas:
+        assert await anext(deltas) == "Hel"  # so the rest of "lo" is in a later read
+        gate.set()
+        assert [delta async for delta in deltas] == ["lo"]
+
+
+async def test_crlf_line_ends_work_even_split_between_the_cr_and_the_lf(
+    fake: FakeLLM, backend: OpenAICompatibleBackend
+) -> None:
+    # The second event's JSON spans two `data:` lines (joined by a line feed, as the standard
+    # says); its first line end is split across reads, so a lone LF read as a blank line would
+    # end the event early with half its JSON.
+    gate = asyncio.Event()
+    first = b'data: {"choices": [{"index": 0, "delta": {"content": "Hel"}}]}\r\n\r\n'
+    fake.enqueue(
+        RawReply(
+            first + b'data: {"choices": [{"index": 0,\r',
+            gate=gate,
+            rest=b'\ndata: "delta": {"content": "lo"}, "finish_reason": "stop"}]}\r\n\r\n'
+            b"data: [DONE]\r\n\r\n",
+        )
+    )
+    async with aclosing(backend.stream(MESSAGES)) as deltas:
+        assert await anext(deltas) == "Hel"
+        gate.set()
+        assert [delta async for delta in deltas] == ["lo"]
+
+
+async def test_comments_other_fields_and_events_without_data_are_skipped(
+    fake: FakeLLM, backend: OpenAICompatibleBackend
+) -> None:
+    fake.enqueue(
+        RawReply(
+            b": keep-alive\n\n"
+            b"event: message\nid: 7\nretry: 1000\n"
+            + _sse(_chunk("Hi"))
+            + b"event: ping\n\n"
+            + _sse(_chunk(None, finish_reason="stop"))
+            + b"data: [DONE]\n\n"
+        )
+    )
+    assert await _collect(backend) == ["Hi"]
+
+
+async def test_done_ends_the_answer_and_nothing_after_it_is_parsed(
+    fake: FakeLLM, backend: OpenAICompatibleBackend
+) -> None:
+    fake.enqueue(
+        RawReply(
+            _sse(_chunk("Hi"), _chunk(None, finish_reason="stop"))
+            + b"data: [DONE]\n\n"
+            + b"data: {not json\n\n"
+        )
+    )
+    assert await _collect(backend) == ["Hi"]
+
+
+async def test_a_200_answer_that_is_not_an_event_stream_is_llm_bad_stream(
+    fake: FakeLLM, backend: OpenAICompatibleBackend
+) -> None:
+    fake.enqueue(
+        RawReply(b"<html><body>Welcome to nginx!</body></html>\n", content_type="text/html")
+    )
+    assert await _failure(backend) == LLMError(
+        LLMErrorCode.BAD_STREAM, "the LLM server answered with something other than an event stream"
+    )
+
+
+async def test_an_endless_line_is_llm_bad_stream_before_it_fills_memory(
+    fake: FakeLLM, backend: OpenAICompatibleBackend
+) -> None:
+    fake.enqueue(RawReply(b"data: " + b"x" * (2 * MAX_EVENT_BYTES)))
+    assert await _failure(backend) == LLMError(
+        LLMErrorCode.BAD_STREAM, "the LLM server sent an event longer than 16 MiB"
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -195,6 +346,10 @@ async def test_an_error_reported_inside_the_stream_is_llm_http_error(
         (_sse(_chunk(42)), "the LLM server sent non-text content"),
         (_sse(_chunk("cut short")), "the LLM stream ended before the model finished its answer"),
         (b"", "the LLM stream ended before the model finished its answer"),
+        (
+            _sse(_chunk("cut short")) + b"data: [DONE]\n\n",
+            "the LLM stream ended before the model finished its answer",
+        ),
     ],
     ids=[
         "not_json",
@@ -203,6 +358,7 @@ async def test_an_error_reported_inside_the_stream_is_llm_http_error(
         "content_not_text",
         "no_finish",
         "empty",
+        "done_before_finish",
     ],
 )
 async def test_a_malformed_stream_is_llm_bad_stream(
@@ -238,3 +394,11 @@ async def test_one_backend_serves_many_requests_over_its_pool(
         assert await _collect(backend) == ["Hello", " there", "."]
     assert len(fake.requests) == 5
     assert all(request.completed for request in fake.requests)
+
+
+async def test_answers_read_to_the_end_leave_their_connection_to_the_next(
+    fake: FakeLLM, backend: OpenAICompatibleBackend
+) -> None:
+    for _ in range(3):
+        await _collect(backend)
+    assert len({request.connection for request in fake.requests}) == 1

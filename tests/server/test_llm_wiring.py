@@ -33,7 +33,7 @@ from tests.server.conftest import (
     write_pack,
 )
 from unmute_server.conversation.conversation import Conversation
-from unmute_server.llm import LLMSettings
+from unmute_server.llm import ChatMessage, LLMError, LLMErrorCode, LLMSettings
 from unmute_server.llm.openai_backend import OpenAICompatibleBackend
 from unmute_server.server.state import LLM_BACKEND, SESSIONS
 
@@ -295,8 +295,15 @@ async def test_the_backend_is_made_at_start_up_and_closed_at_cleanup(
     server = await make_test_server(llm=LLMSettings(url=fake_llm.base_url, model=FAKE_MODEL))
     backend = server.app[LLM_BACKEND].backend
     assert isinstance(backend, OpenAICompatibleBackend)
+    question = [ChatMessage("user", "Hi")]
+    assert [delta async for delta in backend.stream(question)] == ["Hello", " there", "."]
     await server.close()
-    assert backend._client.is_closed()
+    with pytest.raises(LLMError) as closed:
+        await anext(backend.stream(question))
+    assert closed.value == LLMError(
+        LLMErrorCode.UNREACHABLE, "the request to the LLM server failed"
+    )
+    assert len(fake_llm.requests) == 1
 
 
 # --------------------------------------------------------------------------- metrics

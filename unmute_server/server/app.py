@@ -147,7 +147,7 @@ async def _llm(app: web.Application) -> AsyncIterator[None]:
         app[LLM_BACKEND] = NO_LLM
         yield
         return
-    # Imported here: only a serving process with an LLM needs the openai package.
+    # Imported here: only a serving process with an LLM needs the LLM client.
     from unmute_server.llm import OpenAICompatibleBackend
     from unmute_server.llm.embedded import EmbeddedLLMError
     from unmute_server.llm.embedded_process import EmbeddedLLMProcess
