@@ -349,7 +349,8 @@ async def test_a_flush_whose_marker_never_comes_back_times_out(
     )
     assert timeout_logs(caplog) == ["Kyutai speech-to-text read: idle timeout"]
     (connection,) = fake.connections
-    assert connection.markers and not connection.echoed
+    assert connection.markers
+    assert not connection.echoed
     await fake.wait_until(lambda: connection.closed)
 
 
@@ -362,12 +363,15 @@ async def test_a_server_that_stops_reading_makes_a_send_time_out_not_hang(
     stt = make_stt(fake.base_url, idle_timeout=0.3)
     transcription = await stt.start("en", lambda _text: None)
     frame = speech(FRAME)
+
+    async def feed_until_a_send_blocks() -> None:
+        # A bounded number of frames: loopback buffers hold a few MiB at most; this is 50 MiB.
+        for _ in range(5000):
+            await transcription.feed(frame)
+
     try:
         with pytest.raises(VoiceEngineError) as raised:
-            # Frames until the socket's buffers are full and a send blocks: a bounded number
-            # (loopback buffers hold a few MiB at most; this is 50 MiB).
-            for _ in range(5000):
-                await transcription.feed(frame)
+            await feed_until_a_send_blocks()
         assert raised.value.code is VoiceErrorCode.TIMEOUT
         assert raised.value.message == (
             "the Kyutai speech-to-text server stopped reading for more than 0.3 s"

@@ -242,6 +242,28 @@ async def test_a_server_silent_after_eos_times_out_with_its_message(
     assert logged == ["Kyutai text-to-speech read: idle timeout"]
 
 
+async def test_a_reader_back_after_the_bound_with_nothing_to_read_times_out_at_once(
+    aiohttp_server: AiohttpServer, make_tts: Callable[..., KyutaiTextToSpeech]
+) -> None:
+    # The answer's consumer is busy elsewhere (a slow client) while the server goes silent after
+    # Eos: once it asks for more, the bound has already passed and nothing is waiting, so the
+    # error comes at once, not one idle period later.
+    fake = await start_fake_tts(aiohttp_server, fail="stall", fail_after_words=1)
+    idle = 2.0
+    tts = make_tts(fake.base_url, idle_timeout=idle)
+    synthesis = await tts.start(VOICE, "en")
+    await synthesis.send_text("One two.")
+    await synthesis.end()
+    audio = synthesis.audio()
+    await anext(audio)
+    await anext(audio)  # the two whole frames "One" makes; the fake says nothing more
+    await asyncio.sleep(idle * 1.1)
+    with pytest.raises(VoiceEngineError) as raised:
+        async with asyncio.timeout(idle / 2):  # one idle period later would be 0.9 idle
+            await anext(audio)
+    assert raised.value.code is VoiceErrorCode.TIMEOUT
+
+
 async def test_a_server_that_closes_before_eos_is_unavailable(
     aiohttp_server: AiohttpServer, make_tts: Callable[..., KyutaiTextToSpeech]
 ) -> None:
