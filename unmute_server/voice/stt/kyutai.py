@@ -132,6 +132,7 @@ class KyutaiTranscription:
         self._pending = np.zeros(0, dtype=np.float32)
         self._marker_id = next(_marker_ids)
         self._owed = Owed()
+        self._watchdog = endpoint.watch(socket, self._owed)
         self._steps = 0
         self._pause: float | None = None
         self._final: str | None = None
@@ -181,7 +182,7 @@ class KyutaiTranscription:
                 self._pending = tail[:0]
                 await self._send(encode_audio(tail))
             self._owed.hold(self._loop.time())
-            await self._endpoint.send(self._socket, encode_marker(self._marker_id))
+            await self._endpoint.send(self._socket, encode_marker(self._marker_id), self._watchdog)
             await self._send_flush_silence()
             await self._reader
             self._final = self.text
@@ -198,6 +199,7 @@ class KyutaiTranscription:
         await asyncio.wait({self._reader})
         if not self._reader.cancelled():
             self._reader.exception()  # retrieved here: finish or feed already raised it
+        self._watchdog.stop()
         await self._endpoint.close_socket(self._socket)
 
     # ----------------------------------------------------------------------- internals
@@ -215,7 +217,7 @@ class KyutaiTranscription:
 
     async def _send(self, frame: bytes) -> None:
         self._owed.sent(self._loop.time())
-        await self._endpoint.send(self._socket, frame)
+        await self._endpoint.send(self._socket, frame, self._watchdog)
 
     async def _send_flush_silence(self) -> None:
         for sent in range(FLUSH_MAX_FRAMES):
@@ -227,13 +229,13 @@ class KyutaiTranscription:
                 await asyncio.wait({self._reader}, timeout=FRAME_SECONDS)
                 if self._reader.done():
                     return
-            await self._endpoint.send(self._socket, _SILENT_FRAME)
+            await self._endpoint.send(self._socket, _SILENT_FRAME, self._watchdog)
 
     async def _read(self) -> None:
         """Take messages until the marker's echo; raise VoiceEngineError on any failure."""
         endpoint = self._endpoint
         while True:
-            message = await endpoint.receive_owed(self._socket, parse_stt_message, self._owed)
+            message = await endpoint.receive_owed(self._socket, parse_stt_message, self._watchdog)
             if isinstance(message, Word):
                 self._words.append(message.text)
                 self._on_partial(self.text)
