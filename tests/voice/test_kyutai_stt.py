@@ -98,6 +98,20 @@ async def test_audio_goes_out_in_frames_of_1920_samples_whatever_the_feed_sizes(
     assert audio_frames == -(-sum(sizes) // FRAME)  # the last partial frame is padded, not lost
 
 
+async def test_a_partial_frame_waits_as_it_was_fed_even_if_the_caller_reuses_its_buffer(
+    fake_stt: FakeKyutaiStt, make_stt: Callable[..., KyutaiSpeechToText]
+) -> None:
+    # The fake hears a word every two frames of speech: the second frame is speech only if the
+    # 100 samples left over from the first feed are still the ones that were fed.
+    stt = make_stt(fake_stt.base_url)
+    transcription = await stt.start("en", lambda _text: None)
+    chunk = speech(FRAME + 100)
+    await transcription.feed(chunk)
+    chunk[:] = 0.0  # a caller that reuses its buffer for the next audio
+    await transcription.feed(np.zeros(FRAME - 100, dtype=np.float32))
+    assert await transcription.finish() == "hello"
+
+
 async def test_finish_sends_one_marker_then_silence_until_the_server_echoes_it(
     aiohttp_server: AiohttpServer, make_stt: Callable[..., KyutaiSpeechToText]
 ) -> None:
