@@ -221,6 +221,34 @@ def encode_audio(pcm: Pcm) -> bytes:
     return _AUDIO_PREFIX + _array_header(len(pcm)) + elements.tobytes()
 
 
+class AudioFrameEncoder:
+    """:func:`encode_audio` for frames of one size, twice as fast: the STT sends 12.5 a second.
+
+    The map's keys, the array header and every element's marker are written once, into a buffer
+    this encoder owns; each frame only writes its samples there and copies the buffer out, so
+    the bytes returned never change afterwards. One encoder per connection (it is not shared
+    between threads).
+    """
+
+    __slots__ = ("_buffer", "_values", "samples")
+
+    def __init__(self, samples: int) -> None:
+        self.samples = samples
+        head = _AUDIO_PREFIX + _array_header(samples)
+        self._buffer = bytearray(len(head) + samples * _FLOAT32_ELEMENT.itemsize)
+        self._buffer[: len(head)] = head
+        elements = np.frombuffer(self._buffer, dtype=_FLOAT32_ELEMENT, offset=len(head))
+        elements["marker"] = _FLOAT32_MARKER
+        self._values = elements["value"]
+
+    def encode(self, pcm: Pcm) -> bytes:
+        """The ``Audio`` message of ``pcm``, which must have the encoder's number of samples."""
+        if len(pcm) != self.samples:
+            raise ValueError(f"{len(pcm)} samples, not the encoder's {self.samples}")
+        self._values[...] = pcm
+        return bytes(self._buffer)
+
+
 def _fast_audio(data: bytes) -> Pcm | None:
     """The samples of an ``Audio`` message in moshi-server's own layout, else None."""
     if not data.startswith(_AUDIO_PREFIX):

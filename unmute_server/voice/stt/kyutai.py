@@ -28,6 +28,7 @@ import numpy as np
 from unmute_server.voice._kyutai_endpoint import Closed, KyutaiEndpoint, Owed
 from unmute_server.voice._kyutai_wire import (
     FRAME_SAMPLES,
+    AudioFrameEncoder,
     Marker,
     ServerError,
     Step,
@@ -55,6 +56,7 @@ PAUSE_PREDICTION_INDEX: Final = 2
 PAUSE_WARMUP_STEPS: Final = 12
 
 _SILENT_FRAME: Final = encode_audio(np.zeros(FRAME_SAMPLES, dtype=np.float32))
+_NO_SAMPLES: Final = np.zeros(0, dtype=np.float32)
 _marker_ids = itertools.count(1)
 
 
@@ -129,7 +131,8 @@ class KyutaiTranscription:
         self._on_partial = on_partial
         self._loop = asyncio.get_running_loop()
         self._words: list[str] = []
-        self._pending = np.zeros(0, dtype=np.float32)
+        self._pending = _NO_SAMPLES
+        self._encoder = AudioFrameEncoder(FRAME_SAMPLES)
         self._marker_id = next(_marker_ids)
         self._owed = Owed()
         self._watchdog = endpoint.watch(socket, self._owed)
@@ -159,12 +162,15 @@ class KyutaiTranscription:
     async def feed(self, pcm: Pcm) -> None:
         """Send ``pcm`` in whole 1,920-sample frames; a partial frame waits for the next feed."""
         self._raise_if_unusable()
-        samples = np.concatenate((self._pending, pcm.astype(np.float32, copy=False)))
+        pcm = pcm.astype(np.float32, copy=False)
+        # The usual feed is whole frames with nothing waiting: then no joined copy is needed.
+        samples = np.concatenate((self._pending, pcm)) if len(self._pending) else pcm
         whole = len(samples) - len(samples) % FRAME_SAMPLES
         for start in range(0, whole, FRAME_SAMPLES):
-            await self._send(encode_audio(samples[start : start + FRAME_SAMPLES]))
+            await self._send(self._encoder.encode(samples[start : start + FRAME_SAMPLES]))
             self._raise_if_unusable()
-        self._pending = samples[whole:]
+        # A copy: what waits must not change if the caller reuses its buffer.
+        self._pending = samples[whole:].copy() if whole < len(samples) else _NO_SAMPLES
 
     async def finish(self) -> str:
         """Flush (the last partial frame padded, a ``Marker``, silence) and return the text.
@@ -180,7 +186,7 @@ class KyutaiTranscription:
                 tail = np.zeros(FRAME_SAMPLES, dtype=np.float32)
                 tail[: len(self._pending)] = self._pending
                 self._pending = tail[:0]
-                await self._send(encode_audio(tail))
+                await self._send(self._encoder.encode(tail))
             self._owed.hold(self._loop.time())
             await self._endpoint.send(self._socket, encode_marker(self._marker_id), self._watchdog)
             await self._send_flush_silence()
@@ -216,7 +222,8 @@ class KyutaiTranscription:
             )
 
     async def _send(self, frame: bytes) -> None:
-        self._owed.sent(self._loop.time())
+        if self._owed.since is None:  # the clock already runs otherwise
+            self._owed.sent(self._loop.time())
         await self._endpoint.send(self._socket, frame, self._watchdog)
 
     async def _send_flush_silence(self) -> None:
