@@ -92,6 +92,13 @@ def test_audio_in_another_layout_is_read_through_msgpack() -> None:
         assert len(message.pcm) == 3
 
 
+def test_audio_of_float32_sized_elements_that_are_not_float32_is_read_through_msgpack() -> None:
+    # 100000 is a uint32 (0xce and four bytes): as long as a float32 element, but not one.
+    message = parse_tts_message(packed({"type": "Audio", "pcm": [0.5, 100000, -0.25]}))
+    assert isinstance(message, Audio)
+    np.testing.assert_array_equal(message.pcm, np.array([0.5, 100000.0, -0.25], np.float32))
+
+
 def test_server_messages_parse_to_their_values() -> None:
     assert parse_stt_message(packed({"type": "Ready"})) == Ready()
     assert parse_stt_message(packed({"type": "Word", "text": "hi", "start_time": 1.5})) == Word(
