@@ -203,6 +203,8 @@ _AUDIO_PREFIX: Final = b"\x82\xa4type\xa5Audio\xa3pcm"
 #: One msgpack float32 element: the 0xca marker, then the value big-endian.
 _FLOAT32_ELEMENT: Final = np.dtype([("marker", "u1"), ("value", ">f4")])
 _FLOAT32_MARKER: Final = 0xCA
+_FLOAT32_MARKER_BYTE: Final = bytes([_FLOAT32_MARKER])
+_FRAME_MARKERS: Final = _FLOAT32_MARKER_BYTE * FRAME_SAMPLES
 
 
 def _array_header(length: int) -> bytes:
@@ -267,9 +269,11 @@ def _fast_audio(data: bytes) -> Pcm | None:
         return None
     if len(data) != offset + length * _FLOAT32_ELEMENT.itemsize:
         return None
-    elements = np.frombuffer(data, dtype=_FLOAT32_ELEMENT, offset=offset)
-    if not np.all(elements["marker"] == _FLOAT32_MARKER):
+    # Every element's marker byte, compared as bytes: four times cheaper than through numpy.
+    markers = _FRAME_MARKERS if length == FRAME_SAMPLES else _FLOAT32_MARKER_BYTE * length
+    if data[offset :: _FLOAT32_ELEMENT.itemsize] != markers:
         return None
+    elements = np.frombuffer(data, dtype=_FLOAT32_ELEMENT, offset=offset)
     return elements["value"].astype(np.float32)
 
 
