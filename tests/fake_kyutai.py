@@ -51,6 +51,8 @@ SttFailure = Literal[
     "close",  # close the socket after `fail_after_frames` frames
     "stall",  # after `fail_after_frames` frames, read on but never answer again
     "bad_msgpack",  # after `fail_after_frames` frames, send bytes that are not MessagePack
+    "stall_at_marker",  # answer every frame until a Marker, then read on but never answer again
+    "stop_reading",  # after `fail_after_frames` frames, stop reading until `resume_reading()`
 ]
 TtsFailure = Literal[
     "error_at_start",
@@ -135,9 +137,16 @@ class FakeKyutaiStt(_Recorder):
     healthy: bool = True
     connections: list[SttConnection] = field(default_factory=list)
     base_url: str = ""
+    #: Set by :meth:`resume_reading`: a ``stop_reading`` fake reads (and closes) again.
+    reading_resumed: bool = False
 
     def __post_init__(self) -> None:
         _Recorder.__init__(self)
+
+    async def resume_reading(self) -> None:
+        """Let a ``stop_reading`` fake read again, so its connection can end."""
+        self.reading_resumed = True
+        await self.notify()
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -154,13 +163,18 @@ class FakeKyutaiStt(_Recorder):
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         try:
-            await self._converse(ws, connection)
+            await self._converse(ws, connection, request.transport)
         finally:
             connection.closed = True
             await asyncio.shield(self.notify())
         return ws
 
-    async def _converse(self, ws: web.WebSocketResponse, connection: SttConnection) -> None:
+    async def _converse(
+        self,
+        ws: web.WebSocketResponse,
+        connection: SttConnection,
+        transport: asyncio.Transport | None,
+    ) -> None:
         if self.fail == "error_at_start":
             await ws.send_bytes(pack({"type": "Error", "message": "no free slot"}))
             await ws.close()
@@ -178,6 +192,8 @@ class FakeKyutaiStt(_Recorder):
             if message["type"] == "Marker":
                 connection.markers.append(message["id"])
                 pending.append([message["id"], self.marker_delay_frames])
+                if self.fail == "stall_at_marker":
+                    answering = False
             elif message["type"] == "Audio":
                 pcm = np.asarray(message["pcm"], dtype=np.float32)
                 connection.frame_sizes.append(len(pcm))
@@ -187,7 +203,7 @@ class FakeKyutaiStt(_Recorder):
                     self.fail is not None
                     and len(connection.frame_sizes) == self.fail_after_frames + 1
                 ):
-                    answering = await self._fail(ws)
+                    answering = await self._fail(ws, transport)
                     if ws.closed:
                         return
                 if not answering:
@@ -217,8 +233,10 @@ class FakeKyutaiStt(_Recorder):
                     await ws.send_bytes(pack({"type": "Marker", "id": marker[0]}))
             await self.notify()
 
-    async def _fail(self, ws: web.WebSocketResponse) -> bool:
+    async def _fail(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> bool:
         """Do the configured failure; whether the fake still answers afterwards."""
+        if self.fail == "stall_at_marker":
+            return True  # its failure comes with the marker
         if self.fail == "error":
             await ws.send_bytes(pack({"type": "Error", "message": "model failure"}))
             return True
@@ -228,7 +246,16 @@ class FakeKyutaiStt(_Recorder):
         if self.fail == "bad_msgpack":
             await ws.send_bytes(NOT_MSGPACK)
             return True
-        return False  # stall
+        if self.fail == "stop_reading":
+            # Not one more byte off the socket: the client's sends fill the buffers and block.
+            assert transport is not None
+            transport.pause_reading()
+            try:
+                await self.wait_until(lambda: self.reading_resumed)
+            finally:
+                transport.resume_reading()
+            return False
+        return False  # stall, stall_at_marker
 
 
 async def start_fake_stt(aiohttp_server: AiohttpServer, **options: Any) -> FakeKyutaiStt:

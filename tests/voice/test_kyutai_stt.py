@@ -98,6 +98,20 @@ async def test_audio_goes_out_in_frames_of_1920_samples_whatever_the_feed_sizes(
     assert audio_frames == -(-sum(sizes) // FRAME)  # the last partial frame is padded, not lost
 
 
+async def test_a_partial_frame_waits_as_it_was_fed_even_if_the_caller_reuses_its_buffer(
+    fake_stt: FakeKyutaiStt, make_stt: Callable[..., KyutaiSpeechToText]
+) -> None:
+    # The fake hears a word every two frames of speech: the second frame is speech only if the
+    # 100 samples left over from the first feed are still the ones that were fed.
+    stt = make_stt(fake_stt.base_url)
+    transcription = await stt.start("en", lambda _text: None)
+    chunk = speech(FRAME + 100)
+    await transcription.feed(chunk)
+    chunk[:] = 0.0  # a caller that reuses its buffer for the next audio
+    await transcription.feed(np.zeros(FRAME - 100, dtype=np.float32))
+    assert await transcription.finish() == "hello"
+
+
 async def test_finish_sends_one_marker_then_silence_until_the_server_echoes_it(
     aiohttp_server: AiohttpServer, make_stt: Callable[..., KyutaiSpeechToText]
 ) -> None:
@@ -301,3 +315,83 @@ async def test_probe_is_false_when_the_server_is_unhealthy(
     fake = await start_fake_stt(aiohttp_server, healthy=False)
     stt = make_stt(fake.base_url)
     assert await stt.probe() is False
+
+
+# --------------------------------------------------------------------------- timeouts, exactly
+
+TIMEOUT_LOGGER = "unmute_server.voice._kyutai_endpoint"
+
+
+def timeout_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == TIMEOUT_LOGGER]
+
+
+async def test_a_server_that_stops_answering_mid_utterance_times_out_with_its_message(
+    aiohttp_server: AiohttpServer,
+    make_stt: Callable[..., KyutaiSpeechToText],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = await start_fake_stt(aiohttp_server, fail="stall", fail_after_frames=2)
+    stt = make_stt(fake.base_url, idle_timeout=0.3)
+    transcription = await stt.start("en", lambda _text: None)
+    await transcription.feed(speech(4 * FRAME))
+    with pytest.raises(VoiceEngineError) as raised:
+        await transcription.finish()
+    assert raised.value.code is VoiceErrorCode.TIMEOUT
+    assert raised.value.message == (
+        "the Kyutai speech-to-text server stopped answering for more than 0.3 s"
+    )
+    assert timeout_logs(caplog) == ["Kyutai speech-to-text read: idle timeout"]
+    await fake.wait_until(lambda: fake.connections[0].closed)
+
+
+async def test_a_flush_whose_marker_never_comes_back_times_out(
+    aiohttp_server: AiohttpServer,
+    make_stt: Callable[..., KyutaiSpeechToText],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = await start_fake_stt(aiohttp_server, fail="stall_at_marker")
+    stt = make_stt(fake.base_url, idle_timeout=0.3)
+    transcription = await stt.start("en", lambda _text: None)
+    await transcription.feed(speech(4 * FRAME))
+    await fake.wait_until(lambda: len(fake.connections[0].frame_sizes) == 4)
+    with pytest.raises(VoiceEngineError) as raised:
+        await transcription.finish()
+    assert raised.value.code is VoiceErrorCode.TIMEOUT
+    assert raised.value.message == (
+        "the Kyutai speech-to-text server stopped answering for more than 0.3 s"
+    )
+    assert timeout_logs(caplog) == ["Kyutai speech-to-text read: idle timeout"]
+    (connection,) = fake.connections
+    assert connection.markers
+    assert not connection.echoed
+    await fake.wait_until(lambda: connection.closed)
+
+
+async def test_a_server_that_stops_reading_makes_a_send_time_out_not_hang(
+    aiohttp_server: AiohttpServer,
+    make_stt: Callable[..., KyutaiSpeechToText],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = await start_fake_stt(aiohttp_server, fail="stop_reading", fail_after_frames=2)
+    stt = make_stt(fake.base_url, idle_timeout=0.3)
+    transcription = await stt.start("en", lambda _text: None)
+    frame = speech(FRAME)
+
+    async def feed_until_a_send_blocks() -> None:
+        # A bounded number of frames: loopback buffers hold a few MiB at most; this is 50 MiB.
+        for _ in range(5000):
+            await transcription.feed(frame)
+
+    try:
+        with pytest.raises(VoiceEngineError) as raised:
+            await feed_until_a_send_blocks()
+        assert raised.value.code is VoiceErrorCode.TIMEOUT
+        assert raised.value.message == (
+            "the Kyutai speech-to-text server stopped reading for more than 0.3 s"
+        )
+        assert "Kyutai speech-to-text send: timed out" in timeout_logs(caplog)
+        await transcription.aclose()
+    finally:
+        await fake.resume_reading()
+    await fake.wait_until(lambda: fake.connections[0].closed)

@@ -220,6 +220,50 @@ async def test_a_failure_mid_answer_has_its_code(
     await fake.wait_until(lambda: fake.connections[0].closed)
 
 
+async def test_a_server_silent_after_eos_times_out_with_its_message(
+    aiohttp_server: AiohttpServer,
+    make_tts: Callable[..., KyutaiTextToSpeech],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = await start_fake_tts(aiohttp_server, fail="stall", fail_after_words=1)
+    tts = make_tts(fake.base_url, idle_timeout=0.3)
+    synthesis = await tts.start(VOICE, "en")
+    with pytest.raises(VoiceEngineError) as raised:
+        await speak(synthesis, "One two three.")
+    assert raised.value.code is VoiceErrorCode.TIMEOUT
+    assert raised.value.message == (
+        "the Kyutai text-to-speech server stopped answering for more than 0.3 s"
+    )
+    logged = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "unmute_server.voice._kyutai_endpoint"
+    ]
+    assert logged == ["Kyutai text-to-speech read: idle timeout"]
+
+
+async def test_a_reader_back_after_the_bound_with_nothing_to_read_times_out_at_once(
+    aiohttp_server: AiohttpServer, make_tts: Callable[..., KyutaiTextToSpeech]
+) -> None:
+    # The answer's consumer is busy elsewhere (a slow client) while the server goes silent after
+    # Eos: once it asks for more, the bound has already passed and nothing is waiting, so the
+    # error comes at once, not one idle period later.
+    fake = await start_fake_tts(aiohttp_server, fail="stall", fail_after_words=1)
+    idle = 2.0
+    tts = make_tts(fake.base_url, idle_timeout=idle)
+    synthesis = await tts.start(VOICE, "en")
+    await synthesis.send_text("One two.")
+    await synthesis.end()
+    audio = synthesis.audio()
+    await anext(audio)
+    await anext(audio)  # the two whole frames "One" makes; the fake says nothing more
+    await asyncio.sleep(idle * 1.1)
+    with pytest.raises(VoiceEngineError) as raised:
+        async with asyncio.timeout(idle / 2):  # one idle period later would be 0.9 idle
+            await anext(audio)
+    assert raised.value.code is VoiceErrorCode.TIMEOUT
+
+
 async def test_a_server_that_closes_before_eos_is_unavailable(
     aiohttp_server: AiohttpServer, make_tts: Callable[..., KyutaiTextToSpeech]
 ) -> None:

@@ -13,6 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from unmute_server.voice._kyutai_wire import (
     Audio,
+    AudioFrameEncoder,
     EndWord,
     Marker,
     Ready,
@@ -46,6 +47,25 @@ def test_encoded_audio_is_byte_for_byte_what_msgpack_writes(pcm: np.ndarray) -> 
     assert encode_audio(pcm) == packed({"type": "Audio", "pcm": pcm.tolist()})
 
 
+@given(float32_samples, float32_samples)
+def test_a_frame_encoder_writes_what_msgpack_writes_and_keeps_no_frame_alive(
+    first: np.ndarray, second: np.ndarray
+) -> None:
+    encoder = AudioFrameEncoder(len(first))
+    encoded = encoder.encode(first)
+    assert encoded == packed({"type": "Audio", "pcm": first.tolist()})
+    if len(second) == len(first):
+        again = encoder.encode(second)  # the encoder reuses its buffer, never the bytes it gave
+        assert again == packed({"type": "Audio", "pcm": second.tolist()})
+        assert encoded == packed({"type": "Audio", "pcm": first.tolist()})
+
+
+def test_a_frame_encoder_refuses_a_frame_of_another_size() -> None:
+    encoder = AudioFrameEncoder(1920)
+    with pytest.raises(ValueError, match="1919 samples, not the encoder's 1920"):
+        encoder.encode(np.zeros(1919, dtype=np.float32))
+
+
 def test_encoded_audio_of_more_than_65535_samples_uses_the_long_array_form() -> None:
     pcm = np.linspace(-1, 1, 70_000, dtype=np.float32)
     assert encode_audio(pcm) == packed({"type": "Audio", "pcm": pcm.tolist()})
@@ -70,6 +90,13 @@ def test_audio_in_another_layout_is_read_through_msgpack() -> None:
         assert isinstance(message, Audio)
         assert message.pcm.dtype == np.float32
         assert len(message.pcm) == 3
+
+
+def test_audio_of_float32_sized_elements_that_are_not_float32_is_read_through_msgpack() -> None:
+    # 100000 is a uint32 (0xce and four bytes): as long as a float32 element, but not one.
+    message = parse_tts_message(packed({"type": "Audio", "pcm": [0.5, 100000, -0.25]}))
+    assert isinstance(message, Audio)
+    np.testing.assert_array_equal(message.pcm, np.array([0.5, 100000.0, -0.25], np.float32))
 
 
 def test_server_messages_parse_to_their_values() -> None:

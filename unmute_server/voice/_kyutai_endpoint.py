@@ -22,6 +22,7 @@ from typing import Final, TypeVar
 import aiohttp
 from yarl import URL
 
+from unmute_server.voice._kyutai_deadlines import IdleWatchdog, Owed
 from unmute_server.voice._kyutai_wire import Ready, ServerError, WireError
 from unmute_server.voice.errors import VoiceEngineError, VoiceErrorCode
 
@@ -42,42 +43,14 @@ _HTTP_SCHEMES: Final = {"ws": "http", "wss": "https"}
 
 Message = TypeVar("Message")
 
+__all__ = ["Closed", "IdleWatchdog", "KyutaiEndpoint", "Owed", "websocket_base"]
+
 
 @dataclass(frozen=True, slots=True)
 class Closed:
     """The connection ended; ``code`` is the WebSocket close code when there was one."""
 
     code: int | None
-
-
-class Owed:
-    """Whether the server owes this client an answer, and since when it has been silent.
-
-    The idle timeout counts only then: a speech-to-text server owes a ``Step`` for audio it was
-    sent, and the flush marker's echo; a text-to-speech server owes the rest of the audio only
-    after ``Eos`` (before that it may be waiting, rightly, for more text). Time with nothing owed
-    is never a timeout, however long.
-    """
-
-    __slots__ = ("_held", "since")
-
-    def __init__(self) -> None:
-        self.since: float | None = None
-        self._held = False
-
-    def sent(self, now: float) -> None:
-        """The client sent something the server must answer."""
-        if self.since is None:
-            self.since = now
-
-    def hold(self, now: float) -> None:
-        """From now on every silence counts, even right after a message (a flush, an ``Eos``)."""
-        self._held = True
-        self.sent(now)
-
-    def received(self, now: float) -> None:
-        """The server said something."""
-        self.since = now if self._held else None
 
 
 def websocket_base(url: str) -> URL:
@@ -227,6 +200,10 @@ class KyutaiEndpoint:
             if isinstance(message, Closed):
                 raise self.closed_error(message.code, "before it was ready")
 
+    def watch(self, socket: aiohttp.ClientWebSocketResponse, owed: Owed) -> IdleWatchdog:
+        """The idle bounds of one connection, for :meth:`receive_owed` and :meth:`send`."""
+        return IdleWatchdog(socket, owed, self.idle_timeout)
+
     async def receive(
         self,
         socket: aiohttp.ClientWebSocketResponse,
@@ -240,6 +217,14 @@ class KyutaiEndpoint:
         """
         # aiohttp reads 0 as "no timeout"; a deadline already reached is still a short wait.
         frame = await socket.receive(timeout=None if wait is None else max(wait, 0.001))
+        return self._message(socket, frame, parse)
+
+    def _message(
+        self,
+        socket: aiohttp.ClientWebSocketResponse,
+        frame: aiohttp.WSMessage,
+        parse: Callable[[bytes], Message],
+    ) -> Message | Closed:
         if frame.type is aiohttp.WSMsgType.BINARY:
             try:
                 return parse(frame.data)
@@ -264,36 +249,34 @@ class KyutaiEndpoint:
         self,
         socket: aiohttp.ClientWebSocketResponse,
         parse: Callable[[bytes], Message],
-        owed: Owed,
+        watchdog: IdleWatchdog,
     ) -> Message | Closed:
         """The next message; a TIMEOUT error once the server owes an answer and stays silent.
 
-        See :class:`Owed` for when silence counts. Waiting with nothing owed re-checks every
-        idle period, so audio sent meanwhile starts the clock.
+        See :class:`Owed` for when silence counts; ``watchdog`` keeps the bound.
         """
-        loop = asyncio.get_running_loop()
-        while True:
-            since = owed.since
-            wait = self.idle_timeout if since is None else since + self.idle_timeout - loop.time()
-            try:
-                message = await self.receive(socket, parse, wait)
-            except TimeoutError:
-                since = owed.since
-                if since is not None and loop.time() - since >= self.idle_timeout:
-                    self.log("read", "idle timeout")
-                    raise self.error(
-                        VoiceErrorCode.TIMEOUT,
-                        f"stopped answering for more than {self.idle_timeout:g} s",
-                    ) from None
-                continue
-            owed.received(loop.time())
-            return message
+        try:
+            if watchdog.overdue():
+                # The reader was busy elsewhere past the bound: a message already there is
+                # still taken, as a deadline already reached is still a short wait.
+                frame = await socket.receive(timeout=0.001)
+            else:
+                frame = await watchdog.receive(socket)
+        except TimeoutError:
+            self.log("read", "idle timeout")
+            raise self.error(
+                VoiceErrorCode.TIMEOUT,
+                f"stopped answering for more than {self.idle_timeout:g} s",
+            ) from None
+        watchdog.owed.received(watchdog.loop.time())
+        return self._message(socket, frame, parse)
 
-    async def send(self, socket: aiohttp.ClientWebSocketResponse, data: bytes) -> None:
+    async def send(
+        self, socket: aiohttp.ClientWebSocketResponse, data: bytes, watchdog: IdleWatchdog
+    ) -> None:
         """Send one binary message; a server that stops reading is a timeout, not a hang."""
         try:
-            async with asyncio.timeout(self.idle_timeout):
-                await socket.send_bytes(data)
+            await watchdog.send(socket, data)
         except TimeoutError:
             self.log("send", "timed out")
             raise self.error(

@@ -203,6 +203,8 @@ _AUDIO_PREFIX: Final = b"\x82\xa4type\xa5Audio\xa3pcm"
 #: One msgpack float32 element: the 0xca marker, then the value big-endian.
 _FLOAT32_ELEMENT: Final = np.dtype([("marker", "u1"), ("value", ">f4")])
 _FLOAT32_MARKER: Final = 0xCA
+_FLOAT32_MARKER_BYTE: Final = bytes([_FLOAT32_MARKER])
+_FRAME_MARKERS: Final = _FLOAT32_MARKER_BYTE * FRAME_SAMPLES
 
 
 def _array_header(length: int) -> bytes:
@@ -219,6 +221,34 @@ def encode_audio(pcm: Pcm) -> bytes:
     elements["marker"] = _FLOAT32_MARKER
     elements["value"] = pcm
     return _AUDIO_PREFIX + _array_header(len(pcm)) + elements.tobytes()
+
+
+class AudioFrameEncoder:
+    """:func:`encode_audio` for frames of one size, twice as fast: the STT sends 12.5 a second.
+
+    The map's keys, the array header and every element's marker are written once, into a buffer
+    this encoder owns; each frame only writes its samples there and copies the buffer out, so
+    the bytes returned never change afterwards. One encoder per connection (it is not shared
+    between threads).
+    """
+
+    __slots__ = ("_buffer", "_values", "samples")
+
+    def __init__(self, samples: int) -> None:
+        self.samples = samples
+        head = _AUDIO_PREFIX + _array_header(samples)
+        self._buffer = bytearray(len(head) + samples * _FLOAT32_ELEMENT.itemsize)
+        self._buffer[: len(head)] = head
+        elements = np.frombuffer(self._buffer, dtype=_FLOAT32_ELEMENT, offset=len(head))
+        elements["marker"] = _FLOAT32_MARKER
+        self._values = elements["value"]
+
+    def encode(self, pcm: Pcm) -> bytes:
+        """The ``Audio`` message of ``pcm``, which must have the encoder's number of samples."""
+        if len(pcm) != self.samples:
+            raise ValueError(f"{len(pcm)} samples, not the encoder's {self.samples}")
+        self._values[...] = pcm
+        return bytes(self._buffer)
 
 
 def _fast_audio(data: bytes) -> Pcm | None:
@@ -239,9 +269,11 @@ def _fast_audio(data: bytes) -> Pcm | None:
         return None
     if len(data) != offset + length * _FLOAT32_ELEMENT.itemsize:
         return None
-    elements = np.frombuffer(data, dtype=_FLOAT32_ELEMENT, offset=offset)
-    if not np.all(elements["marker"] == _FLOAT32_MARKER):
+    # Every element's marker byte, compared as bytes: four times cheaper than through numpy.
+    markers = _FRAME_MARKERS if length == FRAME_SAMPLES else _FLOAT32_MARKER_BYTE * length
+    if data[offset :: _FLOAT32_ELEMENT.itemsize] != markers:
         return None
+    elements = np.frombuffer(data, dtype=_FLOAT32_ELEMENT, offset=offset)
     return elements["value"].astype(np.float32)
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from unmute_server.voice._kyutai_endpoint import Closed, KyutaiEndpoint, Owed
 from unmute_server.voice._kyutai_wire import (
     FRAME_SAMPLES,
+    AudioFrameEncoder,
     Marker,
     ServerError,
     Step,
@@ -55,6 +56,7 @@ PAUSE_PREDICTION_INDEX: Final = 2
 PAUSE_WARMUP_STEPS: Final = 12
 
 _SILENT_FRAME: Final = encode_audio(np.zeros(FRAME_SAMPLES, dtype=np.float32))
+_NO_SAMPLES: Final = np.zeros(0, dtype=np.float32)
 _marker_ids = itertools.count(1)
 
 
@@ -129,9 +131,11 @@ class KyutaiTranscription:
         self._on_partial = on_partial
         self._loop = asyncio.get_running_loop()
         self._words: list[str] = []
-        self._pending = np.zeros(0, dtype=np.float32)
+        self._pending = _NO_SAMPLES
+        self._encoder = AudioFrameEncoder(FRAME_SAMPLES)
         self._marker_id = next(_marker_ids)
         self._owed = Owed()
+        self._watchdog = endpoint.watch(socket, self._owed)
         self._steps = 0
         self._pause: float | None = None
         self._final: str | None = None
@@ -158,12 +162,15 @@ class KyutaiTranscription:
     async def feed(self, pcm: Pcm) -> None:
         """Send ``pcm`` in whole 1,920-sample frames; a partial frame waits for the next feed."""
         self._raise_if_unusable()
-        samples = np.concatenate((self._pending, pcm.astype(np.float32, copy=False)))
+        pcm = pcm.astype(np.float32, copy=False)
+        # The usual feed is whole frames with nothing waiting: then no joined copy is needed.
+        samples = np.concatenate((self._pending, pcm)) if len(self._pending) else pcm
         whole = len(samples) - len(samples) % FRAME_SAMPLES
         for start in range(0, whole, FRAME_SAMPLES):
-            await self._send(encode_audio(samples[start : start + FRAME_SAMPLES]))
+            await self._send(self._encoder.encode(samples[start : start + FRAME_SAMPLES]))
             self._raise_if_unusable()
-        self._pending = samples[whole:]
+        # A copy: what waits must not change if the caller reuses its buffer.
+        self._pending = samples[whole:].copy() if whole < len(samples) else _NO_SAMPLES
 
     async def finish(self) -> str:
         """Flush (the last partial frame padded, a ``Marker``, silence) and return the text.
@@ -179,9 +186,9 @@ class KyutaiTranscription:
                 tail = np.zeros(FRAME_SAMPLES, dtype=np.float32)
                 tail[: len(self._pending)] = self._pending
                 self._pending = tail[:0]
-                await self._send(encode_audio(tail))
+                await self._send(self._encoder.encode(tail))
             self._owed.hold(self._loop.time())
-            await self._endpoint.send(self._socket, encode_marker(self._marker_id))
+            await self._endpoint.send(self._socket, encode_marker(self._marker_id), self._watchdog)
             await self._send_flush_silence()
             await self._reader
             self._final = self.text
@@ -198,6 +205,7 @@ class KyutaiTranscription:
         await asyncio.wait({self._reader})
         if not self._reader.cancelled():
             self._reader.exception()  # retrieved here: finish or feed already raised it
+        self._watchdog.stop()
         await self._endpoint.close_socket(self._socket)
 
     # ----------------------------------------------------------------------- internals
@@ -214,8 +222,9 @@ class KyutaiTranscription:
             )
 
     async def _send(self, frame: bytes) -> None:
-        self._owed.sent(self._loop.time())
-        await self._endpoint.send(self._socket, frame)
+        if self._owed.since is None:  # the clock already runs otherwise
+            self._owed.sent(self._loop.time())
+        await self._endpoint.send(self._socket, frame, self._watchdog)
 
     async def _send_flush_silence(self) -> None:
         for sent in range(FLUSH_MAX_FRAMES):
@@ -227,13 +236,13 @@ class KyutaiTranscription:
                 await asyncio.wait({self._reader}, timeout=FRAME_SECONDS)
                 if self._reader.done():
                     return
-            await self._endpoint.send(self._socket, _SILENT_FRAME)
+            await self._endpoint.send(self._socket, _SILENT_FRAME, self._watchdog)
 
     async def _read(self) -> None:
         """Take messages until the marker's echo; raise VoiceEngineError on any failure."""
         endpoint = self._endpoint
         while True:
-            message = await endpoint.receive_owed(self._socket, parse_stt_message, self._owed)
+            message = await endpoint.receive_owed(self._socket, parse_stt_message, self._watchdog)
             if isinstance(message, Word):
                 self._words.append(message.text)
                 self._on_partial(self.text)

@@ -171,6 +171,7 @@ class KyutaiSynthesis:
         self._loop = asyncio.get_running_loop()
         self._timeline = ChunkTimeline()
         self._owed = Owed()
+        self._watchdog = endpoint.watch(socket, self._owed)
         self._chunks_sent = 0
         self._ended = False
         self._closed = False
@@ -185,7 +186,7 @@ class KyutaiSynthesis:
         self._timeline.add_chunk(self._chunks_sent, len(words))
         self._chunks_sent += 1
         for word in words:
-            await self._endpoint.send(self._socket, encode_text(word))
+            await self._endpoint.send(self._socket, encode_text(word), self._watchdog)
 
     async def end(self) -> None:
         """Send ``Eos``: the server speaks what it has and closes; from now on silence counts."""
@@ -193,14 +194,16 @@ class KyutaiSynthesis:
             return
         self._ended = True
         self._owed.hold(self._loop.time())
-        await self._endpoint.send(self._socket, encode_eos())
+        await self._endpoint.send(self._socket, encode_eos(), self._watchdog)
 
     async def audio(self) -> AsyncIterator[SpokenAudio]:
         """The answer's audio with the chunk each piece belongs to (see :class:`ChunkTimeline`)."""
         endpoint = self._endpoint
         try:
             while not self._closed:
-                message = await endpoint.receive_owed(self._socket, parse_tts_message, self._owed)
+                message = await endpoint.receive_owed(
+                    self._socket, parse_tts_message, self._watchdog
+                )
                 if self._closed:
                     return
                 if isinstance(message, Audio):
@@ -219,6 +222,7 @@ class KyutaiSynthesis:
                         return
                     raise endpoint.closed_error(message.code, "before the answer was spoken")
         finally:
+            self._watchdog.stop()
             await endpoint.close_socket(self._socket)
 
     async def aclose(self) -> None:
@@ -226,4 +230,5 @@ class KyutaiSynthesis:
         if self._closed:
             return
         self._closed = True
+        self._watchdog.stop()
         await self._endpoint.close_socket(self._socket)
