@@ -1,10 +1,11 @@
 """What the OpenAI-compatible speech-to-text and text-to-speech adapters share.
 
-Both speak through the official `openai` client (one request per utterance or answer: the SDK's cost
-per request, which moved the LLM's streamed answers to aiohttp, matters little here), and need the
-same three things around it: a client built the same way (no retries, no stray ``OPENAI_API_KEY``), one
-:class:`~unmute_server.voice.errors.VoiceEngineError` code per way of failing with a message that
-never holds the URL or the key, and a cheap, bounded, briefly cached health probe.
+Both speak through the official `openai` client (one request per utterance or answer: the
+SDK's cost per request, which moved the LLM's streamed answers to aiohttp, matters little here),
+and need the same three things around it: a client built the same way (no retries, no stray
+``OPENAI_API_KEY``), one :class:`~unmute_server.voice.errors.VoiceEngineError` code per way of
+failing with a message that never holds the URL or the key, and a cheap, bounded, briefly cached
+health probe.
 """
 
 from __future__ import annotations
