@@ -711,7 +711,6 @@ def relay_figures(
         with gunicorn_server(PACKS_ROOT, PACK, workers=RELAY_WORKERS, env=settings) as server:
             workers_steps = relay_ramp(server, stream, sizes, cycle, log)
     first_sessions, first, first_samples = steps[0]
-    cpu = first_samples["end"].cpu_seconds - first_samples["measure"].cpu_seconds
     audio_in, audio_out = first["audio_in_seconds"], first["audio_out_seconds"]
     # The bare codec work of the same audio: decoding what the sessions sent, and encoding
     # as much answer audio as they received (the fake's tones, 80 ms frames).
@@ -719,7 +718,7 @@ def relay_figures(
     decode = sphn_decode_cpu_per_second(chunks)
     encode = sphn_encode_cpu_per_second(answer)
     baseline = decode + encode * audio_out / audio_in if audio_in else math.nan
-    per_audio_second = cpu / audio_in if audio_in else math.nan
+    per_audio_second = cpu_per_audio_second(first, first_samples)
     figures = [
         Figure(
             f"relay, {first_sessions} sessions: server CPU per second of audio",
@@ -741,7 +740,9 @@ def relay_figures(
                 "ms",
                 [report["late_ms"]["p99"]],
                 Target(at_most=LATE_TARGET_MS),
-                note=f"{report['late_ms']['count']} audio deltas; server loop lag p99 "
+                note=f"{report['late_ms']['count']} audio deltas; server CPU "
+                f"{cpu_per_audio_second(report, samples) * 1000:.2f} ms per second of audio; "
+                f"server loop lag p99 "
                 f"{lag_p99_ms(samples):.1f} ms; client send lateness p99 "
                 f"{report['send_late_ms']['p99']:.1f} ms; answers {report['statuses']}; "
                 f"{failures(report)} errors",
@@ -781,6 +782,13 @@ def relay_ramp(
         if not _on_time(report, sessions):
             break
     return steps
+
+
+def cpu_per_audio_second(report: dict[str, Any], samples: dict[str, ServerSample]) -> float:
+    """Server CPU seconds per second of audio the sessions sent, over the measured phase."""
+    cpu = samples["end"].cpu_seconds - samples["measure"].cpu_seconds
+    audio_in = report["audio_in_seconds"]
+    return cpu / audio_in if audio_in else math.nan
 
 
 def on_time_figure(name: str, steps: list[RelayStep]) -> Figure:
