@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -25,6 +26,8 @@ LISTENING = "unmute-server listening on "
 
 #: The handshake header naming the process that took a session.
 WORKER_HEADER = "X-Unmute-Worker-Pid"
+#: The query parameter that tells a client's concurrent handshakes apart.
+HANDSHAKE_PARAMETER = "handshake"
 
 
 def free_port() -> int:
@@ -36,10 +39,16 @@ def free_port() -> int:
 
 
 class WorkerNotingClient:
-    """An HTTP client that notes which process answered its last handshake."""
+    """An HTTP client that notes which process answered each of its handshakes.
+
+    Handshakes may be in flight together, and they end in any order: each one carries a query
+    parameter of its own (``?handshake=N``, which the server ignores), and the worker is noted
+    under it, never as "the last handshake's".
+    """
 
     def __init__(self) -> None:
-        self.last_worker = 0
+        self._workers: dict[str, int] = {}
+        self._handshakes = itertools.count()
         trace = aiohttp.TraceConfig()
         trace.on_request_end.append(self._note_worker)
         # No connection limit: a test holds many sessions at once, each its own connection.
@@ -50,17 +59,23 @@ class WorkerNotingClient:
     async def _note_worker(
         self, _session: object, _context: object, params: aiohttp.TraceRequestEndParams
     ) -> None:
-        self.last_worker = int(params.response.headers.get(WORKER_HEADER, 0))
+        handshake = params.url.query.get(HANDSHAKE_PARAMETER)
+        if handshake is not None:
+            self._workers[handshake] = int(params.response.headers.get(WORKER_HEADER, 0))
 
     async def connect(self, base: str) -> tuple[int, aiohttp.ClientWebSocketResponse]:
         """A session on ``base`` (past the ``session.created`` every connection starts with)
         and the pid of the process that took it."""
+        handshake = str(next(self._handshakes))
         async with asyncio.timeout(30):  # a worker that never answers fails, not hangs
-            ws = await self.http.ws_connect(f"{base}/v1/realtime")
-        assert self.last_worker > 0
+            ws = await self.http.ws_connect(
+                f"{base}/v1/realtime", params={HANDSHAKE_PARAMETER: handshake}
+            )
+        worker = self._workers.pop(handshake, 0)
+        assert worker > 0
         created = await ws.receive_json(timeout=30)
         assert created["type"] == "session.created", created
-        return self.last_worker, ws
+        return worker, ws
 
 
 @dataclass
