@@ -9,7 +9,8 @@ while the timer is already armed for later.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
@@ -39,6 +40,16 @@ class EchoOnDemand:
         return ws
 
 
+@contextlib.contextmanager
+def watching(ws: aiohttp.ClientWebSocketResponse, owed: Owed) -> Iterator[IdleWatchdog]:
+    """A watchdog over ``ws`` for one test, stopped however the test ends."""
+    watchdog = IdleWatchdog(ws, owed, IDLE)
+    try:
+        yield watchdog
+    finally:
+        watchdog.stop()
+
+
 @pytest.fixture
 async def socket(
     aiohttp_server: AiohttpServer,
@@ -57,8 +68,7 @@ async def test_a_read_past_the_owed_bound_times_out_and_the_connection_stays_usa
 ) -> None:
     server_side, ws = socket
     owed = Owed()
-    watchdog = IdleWatchdog(ws, owed, IDLE)
-    try:
+    with watching(ws, owed) as watchdog:
         owed.sent(watchdog.loop.time())
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(watchdog.receive(ws), WAIT_GUARD_SECONDS)
@@ -66,24 +76,19 @@ async def test_a_read_past_the_owed_bound_times_out_and_the_connection_stays_usa
         owed.received(watchdog.loop.time())
         message = await asyncio.wait_for(watchdog.receive(ws), WAIT_GUARD_SECONDS)
         assert message.data == b"late"
-    finally:
-        watchdog.stop()
 
 
 async def test_nothing_owed_is_never_a_timeout(
     socket: tuple[EchoOnDemand, aiohttp.ClientWebSocketResponse],
 ) -> None:
     server_side, ws = socket
-    watchdog = IdleWatchdog(ws, Owed(), IDLE)
-    try:
+    with watching(ws, Owed()) as watchdog:
         reader = asyncio.create_task(watchdog.receive(ws))
         await asyncio.sleep(3 * IDLE)  # three idle periods, each checked, none owed
         assert not reader.done()
         await server_side.sockets[0].send_bytes(b"at last")
         message = await asyncio.wait_for(reader, WAIT_GUARD_SECONDS)
         assert message.data == b"at last"
-    finally:
-        watchdog.stop()
 
 
 async def test_a_bound_that_starts_while_the_timer_waits_is_kept(
@@ -93,15 +98,12 @@ async def test_a_bound_that_starts_while_the_timer_waits_is_kept(
     # period later, while the reader is already waiting: the timeout still comes.
     _server_side, ws = socket
     owed = Owed()
-    watchdog = IdleWatchdog(ws, owed, IDLE)
-    try:
+    with watching(ws, owed) as watchdog:
         reader = asyncio.create_task(watchdog.receive(ws))
         await asyncio.sleep(IDLE / 2)
         owed.sent(watchdog.loop.time())
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(reader, WAIT_GUARD_SECONDS)
-    finally:
-        watchdog.stop()
 
 
 async def test_a_cancellation_from_outside_when_the_bound_expires_stays_a_cancellation(
@@ -109,8 +111,7 @@ async def test_a_cancellation_from_outside_when_the_bound_expires_stays_a_cancel
 ) -> None:
     _server_side, ws = socket
     owed = Owed()
-    watchdog = IdleWatchdog(ws, owed, IDLE)
-    try:
+    with watching(ws, owed) as watchdog:
         owed.sent(watchdog.loop.time())
         assert owed.since is not None
         reader = asyncio.create_task(watchdog.receive(ws))
@@ -119,8 +120,6 @@ async def test_a_cancellation_from_outside_when_the_bound_expires_stays_a_cancel
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(reader, WAIT_GUARD_SECONDS)
         assert reader.cancelled()
-    finally:
-        watchdog.stop()
 
 
 async def test_a_cancellation_from_outside_is_not_a_timeout(
@@ -128,28 +127,22 @@ async def test_a_cancellation_from_outside_is_not_a_timeout(
 ) -> None:
     _server_side, ws = socket
     owed = Owed()
-    watchdog = IdleWatchdog(ws, owed, IDLE)
-    try:
+    with watching(ws, owed) as watchdog:
         owed.sent(watchdog.loop.time())
         reader = asyncio.create_task(watchdog.receive(ws))
         await asyncio.sleep(0)
         reader.cancel()
         with pytest.raises(asyncio.CancelledError):
             await reader
-    finally:
-        watchdog.stop()
 
 
 async def test_a_send_that_does_not_block_arms_no_timer(
     socket: tuple[EchoOnDemand, aiohttp.ClientWebSocketResponse],
 ) -> None:
     _server_side, ws = socket
-    watchdog = IdleWatchdog(ws, Owed(), IDLE)
-    loop = watchdog.loop
-    try:
+    with watching(ws, Owed()) as watchdog:
+        loop = watchdog.loop
         scheduled = len(loop._scheduled)  # type: ignore[attr-defined]  # the loop's timer heap
         for _ in range(100):
             await watchdog.send(ws, b"frame")
         assert len(loop._scheduled) == scheduled  # type: ignore[attr-defined]
-    finally:
-        watchdog.stop()

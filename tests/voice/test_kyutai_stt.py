@@ -10,6 +10,7 @@ import pytest
 from pytest_aiohttp import AiohttpServer
 
 from tests.fake_kyutai import API_KEY, WAIT_GUARD_SECONDS, FakeKyutaiStt, start_fake_stt
+from tests.voice.kyutai_timeouts import assert_idle_timeout, timeout_logs
 from unmute_server.voice.audio import SAMPLE_RATE, Pcm
 from unmute_server.voice.errors import VoiceEngineError, VoiceErrorCode
 from unmute_server.voice.stt.kyutai import (
@@ -319,12 +320,6 @@ async def test_probe_is_false_when_the_server_is_unhealthy(
 
 # --------------------------------------------------------------------------- timeouts, exactly
 
-TIMEOUT_LOGGER = "unmute_server.voice._kyutai_endpoint"
-
-
-def timeout_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [record.getMessage() for record in caplog.records if record.name == TIMEOUT_LOGGER]
-
 
 async def test_a_server_that_stops_answering_mid_utterance_times_out_with_its_message(
     aiohttp_server: AiohttpServer,
@@ -337,11 +332,7 @@ async def test_a_server_that_stops_answering_mid_utterance_times_out_with_its_me
     await transcription.feed(speech(4 * FRAME))
     with pytest.raises(VoiceEngineError) as raised:
         await transcription.finish()
-    assert raised.value.code is VoiceErrorCode.TIMEOUT
-    assert raised.value.message == (
-        "the Kyutai speech-to-text server stopped answering for more than 0.3 s"
-    )
-    assert timeout_logs(caplog) == ["Kyutai speech-to-text read: idle timeout"]
+    assert_idle_timeout(raised.value, caplog, "speech-to-text")
     await fake.wait_until(lambda: fake.connections[0].closed)
 
 
@@ -357,11 +348,7 @@ async def test_a_flush_whose_marker_never_comes_back_times_out(
     await fake.wait_until(lambda: len(fake.connections[0].frame_sizes) == 4)
     with pytest.raises(VoiceEngineError) as raised:
         await transcription.finish()
-    assert raised.value.code is VoiceErrorCode.TIMEOUT
-    assert raised.value.message == (
-        "the Kyutai speech-to-text server stopped answering for more than 0.3 s"
-    )
-    assert timeout_logs(caplog) == ["Kyutai speech-to-text read: idle timeout"]
+    assert_idle_timeout(raised.value, caplog, "speech-to-text")
     (connection,) = fake.connections
     assert connection.markers
     assert not connection.echoed

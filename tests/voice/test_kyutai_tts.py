@@ -17,6 +17,7 @@ from tests.fake_kyutai import (
     start_fake_tts,
     tone,
 )
+from tests.voice.kyutai_timeouts import assert_idle_timeout
 from unmute_server.voice._kyutai_wire import TextAlignment
 from unmute_server.voice.audio import SAMPLE_RATE
 from unmute_server.voice.errors import VoiceEngineError, VoiceErrorCode
@@ -230,16 +231,7 @@ async def test_a_server_silent_after_eos_times_out_with_its_message(
     synthesis = await tts.start(VOICE, "en")
     with pytest.raises(VoiceEngineError) as raised:
         await speak(synthesis, "One two three.")
-    assert raised.value.code is VoiceErrorCode.TIMEOUT
-    assert raised.value.message == (
-        "the Kyutai text-to-speech server stopped answering for more than 0.3 s"
-    )
-    logged = [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "unmute_server.voice._kyutai_endpoint"
-    ]
-    assert logged == ["Kyutai text-to-speech read: idle timeout"]
+    assert_idle_timeout(raised.value, caplog, "text-to-speech")
 
 
 async def test_a_reader_back_after_the_bound_with_nothing_to_read_times_out_at_once(
