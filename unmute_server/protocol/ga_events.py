@@ -323,80 +323,31 @@ def _ga_response(response: Response) -> GaResponse:
     )
 
 
+#: The answer's stream: GA renames these events and keeps every field, so the GA form is the
+#: same fields under the GA class (whose own ``type`` is the new name).
+_RENAMED: Final[dict[type[ServerModel], type[AnyGaOnlyEvent]]] = {
+    ResponseAudioDelta: GaOutputAudioDelta,
+    ResponseTextDelta: GaOutputTextDelta,
+    ResponseAudioTranscriptDelta: GaOutputAudioTranscriptDelta,
+    ResponseTextDone: GaOutputTextDone,
+    ResponseAudioDone: GaOutputAudioDone,
+    ResponseAudioTranscriptDone: GaOutputAudioTranscriptDone,
+}
+
+
 def ga_events(event: AnyServerEvent) -> tuple[AnyGaServerEvent, ...]:
     """What a GA connection is sent for ``event``: its GA form (one event, or two where GA
     also reports an item done), or ``event`` itself when both dialects share it."""
-    if isinstance(event, ResponseAudioDelta):  # the most frequent: checked first
-        return (
-            GaOutputAudioDelta(
-                event_id=event.event_id,
-                response_id=event.response_id,
-                item_id=event.item_id,
-                output_index=event.output_index,
-                content_index=event.content_index,
-                delta=event.delta,
-            ),
-        )
-    if isinstance(event, ResponseTextDelta):
-        return (
-            GaOutputTextDelta(
-                event_id=event.event_id,
-                response_id=event.response_id,
-                item_id=event.item_id,
-                output_index=event.output_index,
-                content_index=event.content_index,
-                delta=event.delta,
-            ),
-        )
-    if isinstance(event, ResponseAudioTranscriptDelta):
-        return (
-            GaOutputAudioTranscriptDelta(
-                event_id=event.event_id,
-                response_id=event.response_id,
-                item_id=event.item_id,
-                output_index=event.output_index,
-                content_index=event.content_index,
-                delta=event.delta,
-            ),
-        )
+    renamed = _RENAMED.get(type(event))
+    if renamed is not None:  # the most frequent (audio and text deltas): looked up first
+        fields = {name: value for name, value in event.__dict__.items() if name != "type"}
+        return (renamed(**fields),)
     if event.type not in _REPLACED:
         return (cast(AnyGaServerEvent, event),)
     return _ga_lifecycle(event)
 
 
 def _ga_lifecycle(event: AnyServerEvent) -> tuple[AnyGaServerEvent, ...]:
-    if isinstance(event, ResponseTextDone):
-        return (
-            GaOutputTextDone(
-                event_id=event.event_id,
-                response_id=event.response_id,
-                item_id=event.item_id,
-                output_index=event.output_index,
-                content_index=event.content_index,
-                text=event.text,
-            ),
-        )
-    if isinstance(event, ResponseAudioDone):
-        return (
-            GaOutputAudioDone(
-                event_id=event.event_id,
-                response_id=event.response_id,
-                item_id=event.item_id,
-                output_index=event.output_index,
-                content_index=event.content_index,
-            ),
-        )
-    if isinstance(event, ResponseAudioTranscriptDone):
-        return (
-            GaOutputAudioTranscriptDone(
-                event_id=event.event_id,
-                response_id=event.response_id,
-                item_id=event.item_id,
-                output_index=event.output_index,
-                content_index=event.content_index,
-                transcript=event.transcript,
-            ),
-        )
     if isinstance(event, ConversationItemCreated):
         item = _ga_item(event.item)
         added = GaConversationItemAdded(
