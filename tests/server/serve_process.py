@@ -30,6 +30,17 @@ WORKER_HEADER = "X-Unmute-Worker-Pid"
 HANDSHAKE_PARAMETER = "handshake"
 
 
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """End a server a test started: SIGTERM, then SIGKILL if it has not ended 30 s later."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 30)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
 def free_port() -> int:
     """A loopback port free right now (for servers that cannot be told to pick one)."""
     with socket.socket() as probe:
@@ -152,13 +163,7 @@ async def serve_process(
             raise AssertionError(f"serve did not start ({line!r}):\n" + "\n".join(logs))
         yield ServeProcess(process, line.removeprefix(LISTENING), logs)
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop_process(process)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(collector, 30)
         collector.cancel()

@@ -20,7 +20,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.server.conftest import character_toml, write_pack
-from tests.server.serve_process import WorkerNotingClient, free_port, without_llm
+from tests.server.serve_process import WorkerNotingClient, free_port, stop_process, without_llm
 
 
 @contextlib.asynccontextmanager
@@ -69,13 +69,7 @@ async def gunicorn(
                 await asyncio.sleep(0.2)
         yield process, base
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop_process(process)
 
 
 async def active_sessions(http: aiohttp.ClientSession, base: str) -> float:

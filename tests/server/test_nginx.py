@@ -28,6 +28,7 @@ from tests.server.serve_process import (
     WorkerNotingClient,
     free_port,
     serve_process,
+    stop_process,
 )
 
 DOCUMENTED_CONFIG = Path(__file__).resolve().parents[2] / "docs" / "nginx.conf"
@@ -110,13 +111,7 @@ async def nginx(prefix: Path, backends: list[str]) -> AsyncIterator[str]:
                 break
         yield f"http://127.0.0.1:{port}"
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop_process(process)
 
 
 async def request(ws: aiohttp.ClientWebSocketResponse, event: dict[str, Any], until: str) -> Any:
